@@ -1,0 +1,51 @@
+import { cors } from 'hono/cors';
+import { methodNotAllowed } from 'hono/method-not-allowed';
+import { createMiddleware } from 'hono/factory';
+import { getDb } from './db/client';
+import { config } from './lib/config';
+import { errorBody, onError } from './lib/errors';
+import { createRouter } from './lib/router';
+import type { AppEnv } from './lib/types';
+import { readToken } from './middleware/auth';
+import { rateLimit } from './middleware/rate-limit';
+import { requestId } from './middleware/request-id';
+import { authRoutes } from './routes/auth';
+import { docsRoutes } from './routes/docs';
+import { healthRoutes } from './routes/health';
+import { userRoutes } from './routes/users';
+import { workspaceRoutes } from './routes/workspaces';
+
+const withDb = createMiddleware<AppEnv>(async (c, next) => {
+  c.set('db', getDb(c.env));
+  await next();
+});
+
+export const app = createRouter();
+
+app.use('*', requestId);
+app.use('*', async (c, next) => {
+  // Credentials are allowed only for listed origins; never `*` with credentials.
+  const origins = config(c.env).corsOrigins;
+  return cors({
+    origin: (origin) => (origins.includes(origin) ? origin : null),
+    credentials: true,
+    allowHeaders: ['Authorization', 'Content-Type', 'X-Request-Id'],
+    exposeHeaders: ['X-Request-Id', 'X-RateLimit-Limit', 'X-RateLimit-Remaining', 'X-RateLimit-Reset', 'Retry-After'],
+    maxAge: 600,
+  })(c, next);
+});
+app.use('*', withDb, readToken, rateLimit);
+app.use('*', methodNotAllowed({
+  app,
+  onMethodNotAllowed: (c, methods) =>
+    c.json(errorBody(c, 'method_not_allowed', 'Method not allowed'), 405, { Allow: methods.join(', ') }),
+}));
+
+app.route('/', healthRoutes);
+app.route('/', authRoutes);
+app.route('/', userRoutes);
+app.route('/', workspaceRoutes);
+app.route('/', docsRoutes(app));
+
+app.notFound((c) => c.json(errorBody(c, 'not_found', 'Not found'), 404));
+app.onError(onError);

@@ -1,0 +1,87 @@
+import { config } from '../lib/config';
+import { ApiError } from '../lib/errors';
+import { newId, randomToken, sha256Hex } from '../lib/ids';
+import type { Db } from '../lib/types';
+import {
+  findRefreshToken,
+  insertSession,
+  liveSessionIds,
+  markSessionsRevoked,
+  rotateRefreshToken,
+} from '../db/queries/sessions';
+import { signAccessToken } from './tokens';
+import { onSessionsRevoked } from './revocation-hooks';
+
+const kvKey = (sessionId: string) => `session:${sessionId}`;
+
+/** KV holds one key per live session; the auth middleware requires it to exist. */
+export async function sessionIsLive(env: Env, sessionId: string): Promise<boolean> {
+  return (await env.SESSIONS.get(kvKey(sessionId))) !== null;
+}
+
+export interface TokenPair {
+  access_token: string;
+  refresh_token: string;
+  token_type: 'Bearer';
+  expires_in: number;
+}
+
+async function pair(env: Env, userId: string, sessionId: string, refreshToken: string): Promise<TokenPair> {
+  const { token, expiresIn } = await signAccessToken(env, { id: userId, sessionId });
+  return { access_token: token, refresh_token: refreshToken, token_type: 'Bearer', expires_in: expiresIn };
+}
+
+export async function startSession(env: Env, db: Db, userId: string): Promise<TokenPair> {
+  const cfg = config(env);
+  const now = Date.now();
+  const sessionId = newId();
+  const refreshToken = randomToken();
+  const expiresAt = now + cfg.sessionTtl * 1000;
+  await insertSession(db, { id: sessionId, userId, now, expiresAt }, { id: newId(), hash: await sha256Hex(refreshToken) });
+  await env.SESSIONS.put(kvKey(sessionId), JSON.stringify({ user_id: userId, expires_at: expiresAt }), {
+    expirationTtl: Math.max(60, cfg.sessionTtl),
+  });
+  return pair(env, userId, sessionId, refreshToken);
+}
+
+const invalidRefresh = () => new ApiError(401, 'invalid_refresh_token', 'Invalid refresh token');
+
+/** Rotates a refresh token (see rotateRefreshToken); a rotated token shown again is reuse. */
+export async function refreshSession(env: Env, db: Db, presented: string): Promise<TokenPair> {
+  const cfg = config(env);
+  const now = Date.now();
+  const hash = await sha256Hex(presented);
+  const child = randomToken();
+  const parent = await rotateRefreshToken(db, hash, { id: newId(), hash: await sha256Hex(child) }, now);
+  if (parent) {
+    if (!(await sessionIsLive(env, parent.familyId))) throw invalidRefresh();
+    return pair(env, parent.userId, parent.familyId, child);
+  }
+  const row = await findRefreshToken(db, hash);
+  if (!row || row.revokedAt !== null || row.expiresAt <= now || row.rotatedAt === null) throw invalidRefresh();
+  if (now - row.rotatedAt <= cfg.refreshReuseInterval * 1000) {
+    throw new ApiError(401, 'refresh_token_reused', 'Refresh token has already been used');
+  }
+  await revokeSessions(env, db, [row.familyId]);
+  throw new ApiError(401, 'refresh_token_reused', 'Refresh token reuse detected; the session has been revoked');
+}
+
+/** The session a refresh token belongs to, for logout without a live access token. */
+export async function sessionOfRefreshToken(db: Db, presented: string): Promise<string> {
+  const row = await findRefreshToken(db, await sha256Hex(presented));
+  if (!row || row.revokedAt !== null) throw invalidRefresh();
+  return row.familyId;
+}
+
+/** Revokes sessions everywhere: D1 (source of truth), KV (what requests check), open sockets. */
+export async function revokeSessions(env: Env, db: Db, sessionIds: string[]): Promise<void> {
+  if (sessionIds.length === 0) return;
+  await markSessionsRevoked(db, sessionIds, Date.now());
+  await Promise.all(sessionIds.map((id) => env.SESSIONS.delete(kvKey(id))));
+  await onSessionsRevoked(env, db, sessionIds);
+}
+
+export async function revokeUserSessions(env: Env, db: Db, userId: string, keep?: string): Promise<void> {
+  const ids = await liveSessionIds(db, userId, Date.now());
+  await revokeSessions(env, db, ids.filter((id) => id !== keep));
+}

@@ -1,0 +1,48 @@
+import { SignJWT, jwtVerify, errors } from 'jose';
+import { config } from '../lib/config';
+import { ApiError } from '../lib/errors';
+import type { AuthUser } from '../lib/types';
+
+const TYP = 'at+jwt';
+const keyFor = (env: Env) => new TextEncoder().encode(env.JWT_SECRET);
+
+export const authErrors = {
+  missing: () => new ApiError(401, 'missing_token', 'Missing Authorization Header'),
+  expired: () => new ApiError(401, 'token_expired', 'Token has expired'),
+  invalid: () => new ApiError(401, 'invalid_token', 'Invalid token'),
+  revoked: () => new ApiError(401, 'session_revoked', 'Session has been revoked'),
+};
+
+/** Access token: HS256, ~15 minutes, `sub` = user id, `sid` = session id. */
+export async function signAccessToken(env: Env, user: AuthUser): Promise<{ token: string; expiresIn: number }> {
+  const cfg = config(env);
+  const token = await new SignJWT({ sid: user.sessionId })
+    .setProtectedHeader({ alg: 'HS256', typ: TYP })
+    .setSubject(user.id)
+    .setIssuer(cfg.jwtIssuer)
+    .setAudience(cfg.jwtAudience)
+    .setIssuedAt()
+    .setExpirationTime(`${cfg.accessTokenTtl}s`)
+    .sign(keyFor(env));
+  return { token, expiresIn: cfg.accessTokenTtl };
+}
+
+/** Verifies with algorithm, issuer, audience and type pinned; throws the API's 401s. */
+export async function verifyAccessToken(env: Env, token: string): Promise<AuthUser> {
+  const cfg = config(env);
+  try {
+    const { payload } = await jwtVerify(token, keyFor(env), {
+      algorithms: ['HS256'],
+      issuer: cfg.jwtIssuer,
+      audience: cfg.jwtAudience,
+      typ: TYP,
+      requiredClaims: ['sub', 'exp', 'sid'],
+    });
+    if (typeof payload.sub !== 'string' || typeof payload.sid !== 'string') throw authErrors.invalid();
+    return { id: payload.sub, sessionId: payload.sid };
+  } catch (err) {
+    if (err instanceof ApiError) throw err;
+    if (err instanceof errors.JWTExpired) throw authErrors.expired();
+    throw authErrors.invalid();
+  }
+}

@@ -1,0 +1,95 @@
+import { and, eq, gt, inArray, isNull, lt, or, sql } from 'drizzle-orm';
+import { refreshTokens, sessions } from '../schema';
+import { chunk } from '../../lib/chunk';
+import type { Db } from '../../lib/types';
+
+export type RefreshTokenRow = typeof refreshTokens.$inferSelect;
+
+/** A session and its first refresh token, in one atomic batch. */
+export async function insertSession(
+  db: Db,
+  s: { id: string; userId: string; now: number; expiresAt: number },
+  token: { id: string; hash: string },
+) {
+  await db.batch([
+    db.insert(sessions).values({ id: s.id, userId: s.userId, createdAt: s.now, expiresAt: s.expiresAt }),
+    db.insert(refreshTokens).values({
+      id: token.id,
+      tokenHash: token.hash,
+      familyId: s.id,
+      userId: s.userId,
+      createdAt: s.now,
+      expiresAt: s.expiresAt,
+    }),
+  ]);
+}
+
+/**
+ * Rotation as one compare-and-set: the UPDATE only matches a live, never-rotated token, and the
+ * child is inserted only for a rotated parent that has no child yet. D1 runs a batch as one
+ * transaction and batches one after another, so of two concurrent refreshes exactly one sees
+ * its UPDATE return the row. Returns the rotated parent, or null for the loser.
+ */
+export async function rotateRefreshToken(
+  db: Db,
+  oldHash: string,
+  child: { id: string; hash: string },
+  now: number,
+): Promise<RefreshTokenRow | null> {
+  const [updated] = await db.batch([
+    db
+      .update(refreshTokens)
+      .set({ rotatedAt: now })
+      .where(
+        and(
+          eq(refreshTokens.tokenHash, oldHash),
+          isNull(refreshTokens.rotatedAt),
+          isNull(refreshTokens.revokedAt),
+          gt(refreshTokens.expiresAt, now),
+        ),
+      )
+      .returning(),
+    db.run(sql`
+      INSERT INTO refresh_tokens (id, token_hash, family_id, parent_id, user_id, created_at, expires_at)
+      SELECT ${child.id}, ${child.hash}, p.family_id, p.id, p.user_id, ${now}, p.expires_at
+      FROM refresh_tokens p
+      WHERE p.token_hash = ${oldHash} AND p.rotated_at = ${now} AND p.revoked_at IS NULL
+        AND NOT EXISTS (SELECT 1 FROM refresh_tokens c WHERE c.parent_id = p.id)`),
+  ]);
+  return updated[0] ?? null;
+}
+
+export async function findRefreshToken(db: Db, hash: string) {
+  return (await db.select().from(refreshTokens).where(eq(refreshTokens.tokenHash, hash)).limit(1))[0] ?? null;
+}
+
+export async function liveSessionIds(db: Db, userId: string, now: number): Promise<string[]> {
+  const rows = await db
+    .select({ id: sessions.id })
+    .from(sessions)
+    .where(and(eq(sessions.userId, userId), isNull(sessions.revokedAt), gt(sessions.expiresAt, now)));
+  return rows.map((r) => r.id);
+}
+
+/** Marks sessions and their refresh families revoked; one batch, ids chunked for D1's limit. */
+export async function markSessionsRevoked(db: Db, ids: string[], now: number) {
+  if (ids.length === 0) return;
+  const statements = chunk(ids).flatMap((part) => [
+    db.update(sessions).set({ revokedAt: now }).where(and(inArray(sessions.id, part), isNull(sessions.revokedAt))),
+    db
+      .update(refreshTokens)
+      .set({ revokedAt: now })
+      .where(and(inArray(refreshTokens.familyId, part), isNull(refreshTokens.revokedAt))),
+  ]);
+  await db.batch(statements as [(typeof statements)[number], ...typeof statements]);
+}
+
+/** Cron: drop expired refresh tokens and sessions that are expired or long revoked. */
+export async function purgeExpiredSessions(db: Db, now: number, revokedGraceMs: number) {
+  await db.batch([
+    db.delete(refreshTokens).where(lt(refreshTokens.expiresAt, now)),
+    db
+      .delete(sessions)
+      .where(or(lt(sessions.expiresAt, now), lt(sessions.revokedAt, now - revokedGraceMs))),
+  ]);
+}

@@ -1,0 +1,270 @@
+import { sql } from 'drizzle-orm';
+import { index, integer, primaryKey, sqliteTable, text, uniqueIndex } from 'drizzle-orm/sqlite-core';
+
+// Timestamps are integer milliseconds since the epoch; routes render them as ISO 8601.
+const ms = (name: string) => integer(name, { mode: 'number' });
+const createdAt = () => ms('created_at').notNull();
+
+export const users = sqliteTable('users', {
+  id: text('id').primaryKey(),
+  email: text('email').notNull().unique(),
+  passwordHash: text('password_hash').notNull(),
+  createdAt: createdAt(),
+  updatedAt: ms('updated_at').notNull(),
+});
+
+/** One login: the source of truth for logout-all; KV holds the fast copy the auth middleware reads. */
+export const sessions = sqliteTable(
+  'sessions',
+  {
+    id: text('id').primaryKey(),
+    userId: text('user_id').notNull().references(() => users.id, { onDelete: 'cascade' }),
+    createdAt: createdAt(),
+    expiresAt: ms('expires_at').notNull(),
+    revokedAt: ms('revoked_at'),
+  },
+  (t) => [index('sessions_user_idx').on(t.userId), index('sessions_expires_idx').on(t.expiresAt)],
+);
+
+/** Refresh tokens, stored as sha256 hashes. A session is one family; `parentId` chains rotations. */
+export const refreshTokens = sqliteTable(
+  'refresh_tokens',
+  {
+    id: text('id').primaryKey(),
+    tokenHash: text('token_hash').notNull().unique(),
+    familyId: text('family_id').notNull().references(() => sessions.id, { onDelete: 'cascade' }),
+    parentId: text('parent_id'),
+    userId: text('user_id').notNull(),
+    createdAt: createdAt(),
+    expiresAt: ms('expires_at').notNull(),
+    rotatedAt: ms('rotated_at'),
+    revokedAt: ms('revoked_at'),
+  },
+  (t) => [index('refresh_tokens_family_idx').on(t.familyId), index('refresh_tokens_expires_idx').on(t.expiresAt)],
+);
+
+/** Failed logins per normalized email (known or not), counted with one atomic upsert. */
+export const loginAttempts = sqliteTable('login_attempts', {
+  email: text('email').primaryKey(),
+  failures: integer('failures').notNull(),
+  windowStartedAt: ms('window_started_at').notNull(),
+});
+
+export const workspaces = sqliteTable(
+  'workspaces',
+  {
+    id: text('id').primaryKey(),
+    ownerId: text('owner_id').notNull().references(() => users.id, { onDelete: 'cascade' }),
+    name: text('name').notNull(),
+    createdAt: createdAt(),
+    updatedAt: ms('updated_at').notNull(),
+  },
+  (t) => [index('workspaces_owner_created_idx').on(t.ownerId, t.createdAt, t.id)],
+);
+
+export const chats = sqliteTable(
+  'chats',
+  {
+    id: text('id').primaryKey(),
+    workspaceId: text('workspace_id').notNull().references(() => workspaces.id, { onDelete: 'cascade' }),
+    ownerId: text('owner_id').notNull().references(() => users.id, { onDelete: 'cascade' }),
+    title: text('title'),
+    createdAt: createdAt(),
+  },
+  (t) => [
+    index('chats_workspace_created_idx').on(t.workspaceId, t.createdAt, t.id),
+    index('chats_owner_created_idx').on(t.ownerId, t.createdAt, t.id),
+  ],
+);
+
+/** Which chats a session authorized, so revoking the session can close exactly those sockets. */
+export const sessionChats = sqliteTable(
+  'session_chats',
+  {
+    sessionId: text('session_id').notNull().references(() => sessions.id, { onDelete: 'cascade' }),
+    chatId: text('chat_id').notNull().references(() => chats.id, { onDelete: 'cascade' }),
+    createdAt: createdAt(),
+  },
+  (t) => [primaryKey({ columns: [t.sessionId, t.chatId] }), index('session_chats_chat_idx').on(t.chatId)],
+);
+
+/** A package name belongs to its first publisher. */
+export const agentPackages = sqliteTable('agent_packages', {
+  name: text('name').primaryKey(),
+  ownerId: text('owner_id').notNull().references(() => users.id),
+  createdAt: createdAt(),
+});
+
+export const agentPackageVersions = sqliteTable(
+  'agent_package_versions',
+  {
+    name: text('name').notNull().references(() => agentPackages.name, { onDelete: 'cascade' }),
+    version: text('version').notNull(),
+    description: text('description').notNull(),
+    manifest: text('manifest').notNull(),
+    sha256: text('sha256').notNull(),
+    size: integer('size').notNull(),
+    r2Key: text('r2_key').notNull(),
+    createdAt: createdAt(),
+  },
+  (t) => [primaryKey({ columns: [t.name, t.version] })],
+);
+
+/** An agent installed into a user's catalogue from a package; one per package per user. */
+export const agents = sqliteTable(
+  'agents',
+  {
+    id: text('id').primaryKey(),
+    userId: text('user_id').notNull().references(() => users.id, { onDelete: 'cascade' }),
+    packageName: text('package_name').notNull(),
+    version: text('version').notNull(),
+    name: text('name').notNull(),
+    description: text('description').notNull(),
+    definition: text('definition').notNull(),
+    createdAt: createdAt(),
+    updatedAt: ms('updated_at').notNull(),
+  },
+  (t) => [
+    uniqueIndex('agents_user_package_idx').on(t.userId, t.packageName),
+    index('agents_user_created_idx').on(t.userId, t.createdAt, t.id),
+  ],
+);
+
+export const workspaceAgents = sqliteTable(
+  'workspace_agents',
+  {
+    workspaceId: text('workspace_id').notNull().references(() => workspaces.id, { onDelete: 'cascade' }),
+    agentId: text('agent_id').notNull().references(() => agents.id, { onDelete: 'cascade' }),
+    createdAt: createdAt(),
+  },
+  (t) => [primaryKey({ columns: [t.workspaceId, t.agentId] }), index('workspace_agents_agent_idx').on(t.agentId)],
+);
+
+export const tasks = sqliteTable(
+  'tasks',
+  {
+    id: text('id').primaryKey(),
+    userId: text('user_id').notNull().references(() => users.id, { onDelete: 'cascade' }),
+    workspaceId: text('workspace_id').references(() => workspaces.id, { onDelete: 'cascade' }),
+    agentId: text('agent_id').references(() => agents.id, { onDelete: 'set null' }),
+    title: text('title').notNull(),
+    description: text('description'),
+    status: text('status').notNull(),
+    priority: text('priority').notNull(),
+    dueDate: ms('due_date'),
+    tags: text('tags').notNull().default('[]'),
+    data: text('data'),
+    createdAt: createdAt(),
+    updatedAt: ms('updated_at').notNull(),
+    completedAt: ms('completed_at'),
+  },
+  (t) => [
+    index('tasks_user_created_idx').on(t.userId, t.createdAt, t.id),
+    index('tasks_user_status_idx').on(t.userId, t.status, t.createdAt, t.id),
+    index('tasks_user_priority_idx').on(t.userId, t.priority, t.createdAt, t.id),
+    index('tasks_user_workspace_idx').on(t.userId, t.workspaceId, t.createdAt, t.id),
+    index('tasks_user_agent_idx').on(t.userId, t.agentId, t.createdAt, t.id),
+    index('tasks_user_due_idx').on(t.userId, t.dueDate),
+    index('tasks_workspace_idx').on(t.workspaceId),
+    index('tasks_agent_idx').on(t.agentId),
+  ],
+);
+
+/** One row per tag of a task, so the `tag` filter is an index lookup. */
+export const taskTags = sqliteTable(
+  'task_tags',
+  {
+    taskId: text('task_id').notNull().references(() => tasks.id, { onDelete: 'cascade' }),
+    userId: text('user_id').notNull(),
+    tag: text('tag').notNull(),
+  },
+  (t) => [primaryKey({ columns: [t.taskId, t.tag] }), index('task_tags_user_tag_idx').on(t.userId, t.tag, t.taskId)],
+);
+
+export const processes = sqliteTable(
+  'processes',
+  {
+    id: text('id').primaryKey(),
+    userId: text('user_id').notNull().references(() => users.id, { onDelete: 'cascade' }),
+    workspaceId: text('workspace_id').references(() => workspaces.id, { onDelete: 'cascade' }),
+    name: text('name').notNull(),
+    description: text('description'),
+    triggerType: text('trigger_type').notNull(),
+    schedule: text('schedule'),
+    timezone: text('timezone').notNull().default('UTC'),
+    isActive: integer('is_active', { mode: 'boolean' }).notNull().default(true),
+    action: text('action').notNull(),
+    webhookSecret: text('webhook_secret'),
+    nextRunAt: ms('next_run_at'),
+    lastExecutionAt: ms('last_execution_at'),
+    createdAt: createdAt(),
+    updatedAt: ms('updated_at').notNull(),
+  },
+  (t) => [
+    index('processes_user_created_idx').on(t.userId, t.createdAt, t.id),
+    index('processes_due_idx').on(t.nextRunAt).where(sql`${t.isActive} = 1`),
+    index('processes_workspace_idx').on(t.workspaceId),
+  ],
+);
+
+export const processExecutions = sqliteTable(
+  'process_executions',
+  {
+    id: text('id').primaryKey(),
+    processId: text('process_id').notNull().references(() => processes.id, { onDelete: 'cascade' }),
+    userId: text('user_id').notNull(),
+    status: text('status').notNull(),
+    message: text('message'),
+    /** The scheduled time this run is for; unique per process so a due time never runs twice. */
+    dueAt: ms('due_at'),
+    startedAt: ms('started_at').notNull(),
+    completedAt: ms('completed_at'),
+  },
+  (t) => [
+    index('process_executions_process_idx').on(t.processId, t.startedAt, t.id),
+    uniqueIndex('process_executions_due_idx').on(t.processId, t.dueAt),
+    index('process_executions_running_idx').on(t.startedAt).where(sql`${t.status} = 'running'`),
+  ],
+);
+
+export const files = sqliteTable(
+  'files',
+  {
+    id: text('id').primaryKey(),
+    userId: text('user_id').notNull().references(() => users.id, { onDelete: 'cascade' }),
+    workspaceId: text('workspace_id').references(() => workspaces.id, { onDelete: 'cascade' }),
+    taskId: text('task_id').references(() => tasks.id, { onDelete: 'set null' }),
+    name: text('name').notNull(),
+    size: integer('size').notNull(),
+    contentType: text('content_type').notNull(),
+    sha256: text('sha256').notNull(),
+    r2Key: text('r2_key').notNull(),
+    createdAt: createdAt(),
+  },
+  (t) => [
+    index('files_user_created_idx').on(t.userId, t.createdAt, t.id),
+    index('files_user_task_idx').on(t.userId, t.taskId, t.createdAt, t.id),
+    index('files_user_workspace_idx').on(t.userId, t.workspaceId, t.createdAt, t.id),
+    index('files_workspace_idx').on(t.workspaceId),
+    index('files_task_idx').on(t.taskId),
+  ],
+);
+
+/**
+ * Outbox of cleanup work outside D1 (a chat's Durable Object, an R2 object). Rows are written in
+ * the same batch that deletes the D1 rows; `waitUntil` does the work right after and the cron
+ * trigger sweeps whatever a failure left.
+ */
+export const cleanupJobs = sqliteTable(
+  'cleanup_jobs',
+  {
+    id: text('id').primaryKey(),
+    kind: text('kind', { enum: ['chat_room', 'r2_object'] }).notNull(),
+    target: text('target').notNull(),
+    attempts: integer('attempts').notNull().default(0),
+    createdAt: createdAt(),
+    /** The sweeper leaves a job alone until then (an upload in flight registers its key first). */
+    runAfter: ms('run_after').notNull(),
+  },
+  (t) => [index('cleanup_jobs_run_after_idx').on(t.runAfter)],
+);

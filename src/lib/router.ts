@@ -1,0 +1,79 @@
+import { OpenAPIHono, createRoute, z } from '@hono/zod-openapi';
+import type { RouteConfig } from '@hono/zod-openapi';
+import type { MiddlewareHandler } from 'hono';
+import { ApiError } from './errors';
+import type { AppEnv } from './types';
+import { requireAuth } from '../middleware/auth';
+import { jsonBody } from '../middleware/json-body';
+
+/** Every sub-router shares the one validation hook: the first issue's message becomes `msg`. */
+export function createRouter() {
+  return new OpenAPIHono<AppEnv>({
+    defaultHook: (result) => {
+      if (result.success) return;
+      const issues = result.error.issues.map((i) => ({ path: i.path.join('.'), message: i.message }));
+      throw new ApiError(400, 'validation_error', issues[0]?.message ?? 'Invalid request', { issues });
+    },
+  });
+}
+
+/** API.md's auth kinds; every route declares one and the security suite reads it. */
+export type AuthKind = 'public' | 'bearer' | 'connection-string' | 'signed-link';
+
+export const ErrorSchema = z
+  .object({
+    msg: z.string(),
+    code: z.string(),
+    request_id: z.string().nullable(),
+    issues: z.array(z.object({ path: z.string(), message: z.string() })).optional(),
+  })
+  .openapi('Error');
+
+/** An error response for the OpenAPI document, listing the `msg` strings it can carry. */
+export const errorResponse = (...messages: string[]) => ({
+  description: messages.join(' | ') || 'Error',
+  content: { 'application/json': { schema: ErrorSchema } },
+});
+
+const authResponses = {
+  401: errorResponse('Missing Authorization Header', 'Invalid token', 'Token has expired', 'Session has been revoked'),
+};
+const commonResponses = {
+  429: errorResponse('Too many requests'),
+  500: errorResponse('Internal server error'),
+};
+
+/**
+ * createRoute plus our conventions: the auth kind (middleware and `security`), the JSON-body
+ * guard for routes with a JSON body, and the errors every route can answer.
+ */
+export function defineRoute<const R extends RouteConfig>(
+  auth: AuthKind,
+  route: R,
+  opts: { authMiddleware?: MiddlewareHandler<AppEnv> } = {},
+): R & { 'x-auth': AuthKind } {
+  const middleware: MiddlewareHandler<AppEnv>[] = [];
+  if (opts.authMiddleware) middleware.push(opts.authMiddleware);
+  else if (auth === 'bearer') middleware.push(requireAuth);
+  const body = route.request?.body;
+  if (body?.content?.['application/json']) middleware.push(jsonBody(!body.required));
+  const own = route.middleware ? (Array.isArray(route.middleware) ? route.middleware : [route.middleware]) : [];
+  return createRoute({
+    ...route,
+    'x-auth': auth,
+    security: auth === 'bearer' ? [{ bearerAuth: [] }] : [],
+    middleware: [...middleware, ...own],
+    responses: {
+      ...commonResponses,
+      ...(auth === 'bearer' ? authResponses : {}),
+      ...route.responses,
+    },
+  }) as R & { 'x-auth': AuthKind };
+}
+
+/** A required string field with the seed's message when it is absent, empty or not a string. */
+export const requiredString = (message: string) =>
+  z.string({ error: message }).trim().min(1, { error: message });
+
+/** Query/path ids: any string; a malformed one answers like an unknown one (404). */
+export const idParam = (message: string) => z.string({ error: message }).min(1, { error: message });

@@ -1,0 +1,11 @@
+import type { D1Migration } from 'cloudflare:test';
+
+declare global {
+  namespace Cloudflare {
+    interface Env {
+      TEST_MIGRATIONS: D1Migration[];
+      /** The [vars] of wrangler.toml as deployed, before the test overrides (see vitest.config.ts). */
+      PRODUCTION_VARS: Record<string, string>;
+    }
+  }
+}

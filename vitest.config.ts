@@ -1,0 +1,35 @@
+import { readFileSync } from 'node:fs';
+import { cloudflareTest, readD1Migrations } from '@cloudflare/vitest-plugin';
+import { defineConfig } from 'vitest/config';
+
+/** The [vars] table of wrangler.toml, so tests can hold the production defaults to their limits. */
+function productionVars(): Record<string, string> {
+  const toml = readFileSync('./wrangler.toml', 'utf8');
+  const section = /^\[vars\]\s*$([\s\S]*?)(?=^\[)/m.exec(toml)?.[1] ?? '';
+  return Object.fromEntries([...section.matchAll(/^(\w+)\s*=\s*"([^"]*)"/gm)].map((m) => [m[1], m[2]]));
+}
+
+export default defineConfig(async () => ({
+  plugins: [
+    cloudflareTest({
+      wrangler: { configPath: './wrangler.toml' },
+      miniflare: {
+        bindings: {
+          TEST_MIGRATIONS: await readD1Migrations('./migrations'),
+          PRODUCTION_VARS: productionVars(),
+          JWT_SECRET: 'test-jwt-secret-that-is-long-enough-0123456789',
+          LINK_SECRET: 'test-link-secret-that-is-long-enough-0123456789',
+          // Cheap KDF and a limiter that stays out of the way; tests that exercise either set their own.
+          PASSWORD_SCRYPT_N: '1024',
+          PASSWORD_SCRYPT_R: '1',
+          PASSWORD_SCRYPT_P: '1',
+          RATE_LIMIT_PER_MINUTE: '1000000',
+          WEBHOOK_ALLOW_HTTP_LOCALHOST: 'true',
+        },
+      },
+    }),
+  ],
+  test: {
+    setupFiles: ['./test/apply-migrations.ts'],
+  },
+}));
