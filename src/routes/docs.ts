@@ -22,5 +22,34 @@ export function docsRoutes(app: OpenAPIHono<AppEnv>) {
         }),
       ),
   );
+  router.openapi(
+    defineRoute('public', {
+      method: 'get',
+      path: '/docs',
+      tags: ['Service'],
+      summary: 'Interactive API docs (Swagger UI, served by this Worker)',
+      responses: { 200: { description: 'HTML page', content: { 'text/html': { schema: { type: 'string' } } } } },
+    }),
+    (c) => c.html(DOCS_HTML, 200, { 'Content-Security-Policy': DOCS_CSP }),
+  );
   return router;
 }
+
+// Swagger UI's assets are vendored into public/docs/vendor on install, so nothing loads from a CDN.
+const DOCS_CSP =
+  "default-src 'none'; script-src 'self'; style-src 'self' 'unsafe-inline'; img-src 'self' data:; connect-src 'self'; font-src 'self'";
+
+const DOCS_HTML = `<!doctype html>
+<html lang="en">
+<head>
+  <meta charset="utf-8">
+  <meta name="viewport" content="width=device-width, initial-scale=1">
+  <title>agentedge API</title>
+  <link rel="stylesheet" href="/docs/vendor/swagger-ui.css">
+</head>
+<body>
+  <div id="swagger-ui"></div>
+  <script src="/docs/vendor/swagger-ui-bundle.js"></script>
+  <script src="/docs/init.js"></script>
+</body>
+</html>`;

@@ -1,4 +1,4 @@
-import { and, eq, gt, inArray, isNull, lt, or, sql } from 'drizzle-orm';
+import { and, eq, gt, inArray, isNull, lt, or } from 'drizzle-orm';
 import { refreshTokens, sessions } from '../schema';
 import { chunk } from '../../lib/chunk';
 import type { Db } from '../../lib/types';
@@ -26,7 +26,8 @@ export async function insertSession(
 
 /**
  * Rotation as one compare-and-set: the UPDATE only matches a live, never-rotated token, and the
- * child is inserted only for a rotated parent that has no child yet. D1 runs a batch as one
+ * child is inserted only for a rotated parent that has no child yet (raw SQL: drizzle cannot
+ * batch an INSERT ... SELECT). D1 runs a batch as one
  * transaction and batches one after another, so of two concurrent refreshes exactly one sees
  * its UPDATE return the row. Returns the rotated parent, or null for the loser.
  */
@@ -35,28 +36,28 @@ export async function rotateRefreshToken(
   oldHash: string,
   child: { id: string; hash: string },
   now: number,
-): Promise<RefreshTokenRow | null> {
-  const [updated] = await db.batch([
-    db
-      .update(refreshTokens)
-      .set({ rotatedAt: now })
-      .where(
-        and(
-          eq(refreshTokens.tokenHash, oldHash),
-          isNull(refreshTokens.rotatedAt),
-          isNull(refreshTokens.revokedAt),
-          gt(refreshTokens.expiresAt, now),
-        ),
+): Promise<{ familyId: string; userId: string } | null> {
+  const d1 = db.$client;
+  const [updated] = await d1.batch<{ family_id: string; user_id: string }>([
+    d1
+      .prepare(
+        `UPDATE refresh_tokens SET rotated_at = ?1
+         WHERE token_hash = ?2 AND rotated_at IS NULL AND revoked_at IS NULL AND expires_at > ?1
+         RETURNING family_id, user_id`,
       )
-      .returning(),
-    db.run(sql`
-      INSERT INTO refresh_tokens (id, token_hash, family_id, parent_id, user_id, created_at, expires_at)
-      SELECT ${child.id}, ${child.hash}, p.family_id, p.id, p.user_id, ${now}, p.expires_at
-      FROM refresh_tokens p
-      WHERE p.token_hash = ${oldHash} AND p.rotated_at = ${now} AND p.revoked_at IS NULL
-        AND NOT EXISTS (SELECT 1 FROM refresh_tokens c WHERE c.parent_id = p.id)`),
+      .bind(now, oldHash),
+    d1
+      .prepare(
+        `INSERT INTO refresh_tokens (id, token_hash, family_id, parent_id, user_id, created_at, expires_at)
+         SELECT ?1, ?2, p.family_id, p.id, p.user_id, ?3, p.expires_at
+         FROM refresh_tokens p
+         WHERE p.token_hash = ?4 AND p.rotated_at = ?3 AND p.revoked_at IS NULL
+           AND NOT EXISTS (SELECT 1 FROM refresh_tokens c WHERE c.parent_id = p.id)`,
+      )
+      .bind(child.id, child.hash, now, oldHash),
   ]);
-  return updated[0] ?? null;
+  const row = updated.results[0];
+  return row ? { familyId: row.family_id, userId: row.user_id } : null;
 }
 
 export async function findRefreshToken(db: Db, hash: string) {

@@ -28,9 +28,17 @@ export async function updateUserEmail(db: Db, id: string, email: string, now: nu
     await db.update(users).set({ email, updatedAt: now }).where(eq(users.id, id));
     return true;
   } catch (err) {
-    if (String((err as Error)?.message ?? err).includes('UNIQUE')) return false;
+    if (isUniqueViolation(err)) return false;
     throw err;
   }
+}
+
+/** D1 reports constraint failures as text; drizzle wraps the driver's error in `cause`. */
+export function isUniqueViolation(err: unknown): boolean {
+  for (let e = err as { message?: string; cause?: unknown } | undefined; e; e = e.cause as typeof e) {
+    if (String(e.message).includes('UNIQUE constraint failed')) return true;
+  }
+  return false;
 }
 
 export async function updatePasswordHash(db: Db, id: string, passwordHash: string, now: number) {

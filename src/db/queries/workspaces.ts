@@ -1,5 +1,5 @@
-import { and, eq, inArray, sql } from 'drizzle-orm';
-import { chats, cleanupJobs, files, workspaceAgents, workspaces } from '../schema';
+import { and, eq, inArray } from 'drizzle-orm';
+import { workspaceAgents, workspaces } from '../schema';
 import { keyset } from '../../lib/pagination';
 import { chunk } from '../../lib/chunk';
 import type { Db } from '../../lib/types';
@@ -51,21 +51,18 @@ export async function renameWorkspace(db: Db, id: string, name: string, now: num
  * the cleanup outside D1 (each chat's Durable Object, each file's R2 object). Returns the job ids.
  */
 export async function deleteWorkspace(db: Db, id: string, now: number): Promise<string[]> {
-  const [chatJobs, fileJobs] = await db.batch([
-    db.run(sql`
-      INSERT INTO ${cleanupJobs} (id, kind, target, attempts, created_at, run_after)
-      SELECT 'chat_room:' || ${chats.id}, 'chat_room', ${chats.id}, 0, ${now}, ${now}
-      FROM ${chats} WHERE ${chats.workspaceId} = ${id}
-      ON CONFLICT (id) DO NOTHING
-      RETURNING id`),
-    db.run(sql`
-      INSERT INTO ${cleanupJobs} (id, kind, target, attempts, created_at, run_after)
-      SELECT 'r2_object:' || ${files.r2Key}, 'r2_object', ${files.r2Key}, 0, ${now}, ${now}
-      FROM ${files} WHERE ${files.workspaceId} = ${id}
-      ON CONFLICT (id) DO NOTHING
-      RETURNING id`),
-    db.delete(workspaces).where(eq(workspaces.id, id)),
+  const d1 = db.$client;
+  const queue = (kind: 'chat_room' | 'r2_object', select: string) =>
+    d1
+      .prepare(
+        `INSERT INTO cleanup_jobs (id, kind, target, attempts, created_at, run_after)
+         ${select} ON CONFLICT (id) DO NOTHING RETURNING id`,
+      )
+      .bind(kind, now, id);
+  const [chatJobs, fileJobs] = await d1.batch<{ id: string }>([
+    queue('chat_room', `SELECT ?1 || ':' || c.id, ?1, c.id, 0, ?2, ?2 FROM chats c WHERE c.workspace_id = ?3`),
+    queue('r2_object', `SELECT ?1 || ':' || f.r2_key, ?1, f.r2_key, 0, ?2, ?2 FROM files f WHERE f.workspace_id = ?3`),
+    d1.prepare('DELETE FROM workspaces WHERE id = ?1').bind(id),
   ]);
-  const ids = (r: unknown) => ((r as D1Result<{ id: string }>).results ?? []).map((row) => row.id);
-  return [...ids(chatJobs), ...ids(fileJobs)];
+  return [...chatJobs.results, ...fileJobs.results].map((r) => r.id);
 }
