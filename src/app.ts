@@ -9,6 +9,7 @@ import type { AppEnv } from './lib/types';
 import { readToken } from './middleware/auth';
 import { rateLimit } from './middleware/rate-limit';
 import { requestId } from './middleware/request-id';
+import { agentRoutes } from './routes/agents';
 import { authRoutes } from './routes/auth';
 import { docsRoutes } from './routes/docs';
 import { healthRoutes } from './routes/health';
@@ -30,7 +31,10 @@ app.use('*', async (c, next) => {
     origin: (origin) => (origins.includes(origin) ? origin : null),
     credentials: true,
     allowHeaders: ['Authorization', 'Content-Type', 'X-Request-Id'],
-    exposeHeaders: ['X-Request-Id', 'X-RateLimit-Limit', 'X-RateLimit-Remaining', 'X-RateLimit-Reset', 'Retry-After'],
+    exposeHeaders: [
+      'X-Request-Id', 'X-RateLimit-Limit', 'X-RateLimit-Remaining', 'X-RateLimit-Reset', 'Retry-After',
+      'Content-Disposition', 'Content-Range', 'ETag', 'X-Checksum-Sha256',
+    ],
     maxAge: 600,
   })(c, next);
 });
@@ -45,6 +49,7 @@ app.route('/', healthRoutes);
 app.route('/', authRoutes);
 app.route('/', userRoutes);
 app.route('/', workspaceRoutes);
+app.route('/', agentRoutes);
 app.route('/', docsRoutes(app));
 
 app.notFound((c) => c.json(errorBody(c, 'not_found', 'Not found'), 404));

@@ -28,6 +28,8 @@ export function config(env: Env) {
     messageRateWindow: int(env.MESSAGE_RATE_WINDOW_SECONDS, 10),
     packageMaxBytes: int(env.PACKAGE_MAX_BYTES, 10 * 1024 * 1024),
     packageMaxUncompressedBytes: int(env.PACKAGE_MAX_UNCOMPRESSED_BYTES, 50 * 1024 * 1024),
+    packageMaxFiles: int(env.PACKAGE_MAX_FILES, 1000),
+    packageManifestMaxBytes: int(env.PACKAGE_MANIFEST_MAX_BYTES, 256 * 1024),
     fileMaxBytes: int(env.FILE_MAX_BYTES, 95 * 1024 * 1024),
     signedLinkTtl: int(env.SIGNED_LINK_TTL_SECONDS, 3600),
     processBatchSize: int(env.PROCESS_BATCH_SIZE, 50),
