@@ -11,6 +11,7 @@ import { rateLimit } from './middleware/rate-limit';
 import { requestId } from './middleware/request-id';
 import { agentRoutes } from './routes/agents';
 import { authRoutes } from './routes/auth';
+import { chatRoutes } from './routes/chats';
 import { docsRoutes } from './routes/docs';
 import { healthRoutes } from './routes/health';
 import { userRoutes } from './routes/users';
@@ -50,6 +51,7 @@ app.route('/', authRoutes);
 app.route('/', userRoutes);
 app.route('/', workspaceRoutes);
 app.route('/', agentRoutes);
+app.route('/', chatRoutes);
 app.route('/', docsRoutes(app));
 
 app.notFound((c) => c.json(errorBody(c, 'not_found', 'Not found'), 404));
