@@ -161,11 +161,12 @@ CREATE TABLE `task_tags` (
 	`task_id` text NOT NULL,
 	`user_id` text NOT NULL,
 	`tag` text NOT NULL,
+	`created_at` integer NOT NULL,
 	PRIMARY KEY(`task_id`, `tag`),
 	FOREIGN KEY (`task_id`) REFERENCES `tasks`(`id`) ON UPDATE no action ON DELETE cascade
 );
 --> statement-breakpoint
-CREATE INDEX `task_tags_user_tag_idx` ON `task_tags` (`user_id`,`tag`,`task_id`);--> statement-breakpoint
+CREATE INDEX `task_tags_user_tag_idx` ON `task_tags` (`user_id`,`tag`,`created_at`,`task_id`);--> statement-breakpoint
 CREATE TABLE `tasks` (
 	`id` text PRIMARY KEY NOT NULL,
 	`user_id` text NOT NULL,
@@ -191,7 +192,7 @@ CREATE INDEX `tasks_user_status_idx` ON `tasks` (`user_id`,`status`,`created_at`
 CREATE INDEX `tasks_user_priority_idx` ON `tasks` (`user_id`,`priority`,`created_at`,`id`);--> statement-breakpoint
 CREATE INDEX `tasks_user_workspace_idx` ON `tasks` (`user_id`,`workspace_id`,`created_at`,`id`);--> statement-breakpoint
 CREATE INDEX `tasks_user_agent_idx` ON `tasks` (`user_id`,`agent_id`,`created_at`,`id`);--> statement-breakpoint
-CREATE INDEX `tasks_user_due_idx` ON `tasks` (`user_id`,`due_date`);--> statement-breakpoint
+CREATE INDEX `tasks_user_due_idx` ON `tasks` (`user_id`,`due_date`,`created_at`,`id`);--> statement-breakpoint
 CREATE INDEX `tasks_workspace_idx` ON `tasks` (`workspace_id`);--> statement-breakpoint
 CREATE INDEX `tasks_agent_idx` ON `tasks` (`agent_id`);--> statement-breakpoint
 CREATE TABLE `users` (

@@ -14,6 +14,7 @@ import { authRoutes } from './routes/auth';
 import { chatRoutes } from './routes/chats';
 import { docsRoutes } from './routes/docs';
 import { healthRoutes } from './routes/health';
+import { taskRoutes } from './routes/tasks';
 import { userRoutes } from './routes/users';
 import { workspaceRoutes } from './routes/workspaces';
 
@@ -52,6 +53,7 @@ app.route('/', userRoutes);
 app.route('/', workspaceRoutes);
 app.route('/', agentRoutes);
 app.route('/', chatRoutes);
+app.route('/', taskRoutes);
 app.route('/', docsRoutes(app));
 
 app.notFound((c) => c.json(errorBody(c, 'not_found', 'Not found'), 404));

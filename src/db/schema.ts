@@ -164,21 +164,28 @@ export const tasks = sqliteTable(
     index('tasks_user_priority_idx').on(t.userId, t.priority, t.createdAt, t.id),
     index('tasks_user_workspace_idx').on(t.userId, t.workspaceId, t.createdAt, t.id),
     index('tasks_user_agent_idx').on(t.userId, t.agentId, t.createdAt, t.id),
-    index('tasks_user_due_idx').on(t.userId, t.dueDate),
+    index('tasks_user_due_idx').on(t.userId, t.dueDate, t.createdAt, t.id),
     index('tasks_workspace_idx').on(t.workspaceId),
     index('tasks_agent_idx').on(t.agentId),
   ],
 );
 
-/** One row per tag of a task, so the `tag` filter is an index lookup. */
+/**
+ * One row per tag of a task, so the `tag` filter is an index lookup. created_at copies the task's,
+ * so the index also yields the list order (newest first) and a cursor seeks instead of sorting.
+ */
 export const taskTags = sqliteTable(
   'task_tags',
   {
     taskId: text('task_id').notNull().references(() => tasks.id, { onDelete: 'cascade' }),
     userId: text('user_id').notNull(),
     tag: text('tag').notNull(),
+    createdAt: createdAt(),
   },
-  (t) => [primaryKey({ columns: [t.taskId, t.tag] }), index('task_tags_user_tag_idx').on(t.userId, t.tag, t.taskId)],
+  (t) => [
+    primaryKey({ columns: [t.taskId, t.tag] }),
+    index('task_tags_user_tag_idx').on(t.userId, t.tag, t.createdAt, t.taskId),
+  ],
 );
 
 export const processes = sqliteTable(

@@ -1,5 +1,5 @@
 import { z } from '@hono/zod-openapi';
-import { and, desc, eq, lt, or, type SQL } from 'drizzle-orm';
+import { desc, sql, type SQL } from 'drizzle-orm';
 import type { SQLiteColumn } from 'drizzle-orm/sqlite-core';
 import { badRequest } from './errors';
 
@@ -38,12 +38,14 @@ export function decodeCursor(cursor: string | undefined): Position | null {
   }
 }
 
-/** The WHERE part for "after this cursor" and the ORDER BY for newest first. */
+/**
+ * The WHERE part for "after this cursor" and the ORDER BY for newest first. A row-value
+ * comparison lets SQLite seek straight to the cursor in a (…, created_at, id) index; the
+ * equivalent OR form makes it walk the index from the newest row.
+ */
 export function keyset(createdAt: SQLiteColumn, id: SQLiteColumn, cursor: string | undefined) {
   const pos = decodeCursor(cursor);
-  const where: SQL | undefined = pos
-    ? or(lt(createdAt, pos.createdAt), and(eq(createdAt, pos.createdAt), lt(id, pos.id)))
-    : undefined;
+  const where: SQL | undefined = pos ? sql`(${createdAt}, ${id}) < (${pos.createdAt}, ${pos.id})` : undefined;
   return { where, orderBy: [desc(createdAt), desc(id)] };
 }
 
