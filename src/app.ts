@@ -13,6 +13,7 @@ import { agentRoutes } from './routes/agents';
 import { authRoutes } from './routes/auth';
 import { chatRoutes } from './routes/chats';
 import { docsRoutes } from './routes/docs';
+import { fileRoutes } from './routes/files';
 import { healthRoutes } from './routes/health';
 import { taskRoutes } from './routes/tasks';
 import { userRoutes } from './routes/users';
@@ -54,6 +55,7 @@ app.route('/', workspaceRoutes);
 app.route('/', agentRoutes);
 app.route('/', chatRoutes);
 app.route('/', taskRoutes);
+app.route('/', fileRoutes);
 app.route('/', docsRoutes(app));
 
 app.notFound((c) => c.json(errorBody(c, 'not_found', 'Not found'), 404));
