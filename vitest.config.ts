@@ -26,6 +26,13 @@ export default defineConfig(async () => ({
           RATE_LIMIT_PER_MINUTE: '1000000',
           WEBHOOK_ALLOW_HTTP_LOCALHOST: 'true',
         },
+        // Webhook tests: the Worker's outbound fetch() goes to a real local receiver (an auxiliary
+        // worker) that records each call; tests read the record through WEBHOOK_RECEIVER.
+        outboundService: 'webhook-receiver',
+        serviceBindings: { WEBHOOK_RECEIVER: 'webhook-receiver' },
+        workers: [
+          { name: 'webhook-receiver', modules: true, scriptPath: './test/webhooks-receiver.js', compatibilityDate: '2026-08-01' },
+        ],
       },
     }),
   ],

@@ -15,6 +15,7 @@ import { chatRoutes } from './routes/chats';
 import { docsRoutes } from './routes/docs';
 import { fileRoutes } from './routes/files';
 import { healthRoutes } from './routes/health';
+import { processRoutes } from './routes/processes';
 import { taskRoutes } from './routes/tasks';
 import { userRoutes } from './routes/users';
 import { workspaceRoutes } from './routes/workspaces';
@@ -56,6 +57,7 @@ app.route('/', agentRoutes);
 app.route('/', chatRoutes);
 app.route('/', taskRoutes);
 app.route('/', fileRoutes);
+app.route('/', processRoutes);
 app.route('/', docsRoutes(app));
 
 app.notFound((c) => c.json(errorBody(c, 'not_found', 'Not found'), 404));

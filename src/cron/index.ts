@@ -3,6 +3,7 @@ import { purgeExpiredSessions } from '../db/queries/sessions';
 import { purgeLoginAttempts } from '../db/queries/users';
 import { config } from '../lib/config';
 import { runCleanupJobs } from './cleanup';
+import { runDueProcesses } from './processes';
 
 const DAY = 24 * 3600 * 1000;
 
@@ -19,6 +20,7 @@ export async function scheduled(_controller: ScheduledController, env: Env, _ctx
   const jobs: [string, () => Promise<unknown>][] = [
     ['purge-expired', () => purgeExpired(env)],
     ['cleanup-jobs', () => runCleanupJobs(env)],
+    ['processes', () => runDueProcesses(env)],
   ];
   const results = await Promise.allSettled(jobs.map(([, run]) => run()));
   results.forEach((r, i) => {
