@@ -9,6 +9,13 @@ function productionVars(): Record<string, string> {
   return Object.fromEntries([...section.matchAll(/^(\w+)\s*=\s*"([^"]*)"/gm)].map((m) => [m[1], m[2]]));
 }
 
+const SECRETS = {
+  JWT_SECRET: 'test-jwt-secret-that-is-long-enough-0123456789',
+  LINK_SECRET: 'test-link-secret-that-is-long-enough-0123456789',
+};
+// wrangler checks `[secrets] required` against the environment; these are the test values.
+Object.assign(process.env, SECRETS);
+
 export default defineConfig(async () => ({
   plugins: [
     cloudflareTest({
@@ -17,8 +24,7 @@ export default defineConfig(async () => ({
         bindings: {
           TEST_MIGRATIONS: await readD1Migrations('./migrations'),
           PRODUCTION_VARS: productionVars(),
-          JWT_SECRET: 'test-jwt-secret-that-is-long-enough-0123456789',
-          LINK_SECRET: 'test-link-secret-that-is-long-enough-0123456789',
+          ...SECRETS,
           // Cheap KDF and a limiter that stays out of the way; tests that exercise either set their own.
           PASSWORD_SCRYPT_N: '1024',
           PASSWORD_SCRYPT_R: '1',

@@ -34,7 +34,7 @@ export async function call(method: string, path: string, opts: CallOptions = {})
 }
 
 let counter = 0;
-export const uniqueEmail = (prefix = 'user') => `${prefix}-${Date.now()}-${++counter}-${Math.random().toString(36).slice(2, 8)}@example.com`;
+export const uniqueEmail = (prefix = 'user') => `${prefix.toLowerCase()}-${Date.now()}-${++counter}-${Math.random().toString(36).slice(2, 8)}@example.com`;
 
 export interface TestUser {
   email: string;
