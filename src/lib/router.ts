@@ -71,6 +71,18 @@ export function defineRoute<const R extends RouteConfig>(
   }) as R & { 'x-auth': AuthKind };
 }
 
+/** A JSON response for the OpenAPI document. */
+export const okJson = <T extends z.ZodType>(schema: T, description = 'OK') => ({
+  description,
+  content: { 'application/json': { schema } },
+});
+
+/** A JSON request body; defineRoute adds the JSON guard for it. */
+export const jsonRequest = <T extends z.ZodType>(schema: T, required = true) => ({
+  required,
+  content: { 'application/json': { schema } },
+});
+
 /** A required string field with the seed's message when it is absent, empty or not a string. */
 export const requiredString = (message: string) =>
   z.string({ error: message }).trim().min(1, { error: message });

@@ -4,7 +4,7 @@ import { config } from '../lib/config';
 import { ApiError, notFound } from '../lib/errors';
 import { sha256Hex } from '../lib/ids';
 import { nextCursorSchema, page, pageQuery } from '../lib/pagination';
-import { createRouter, defineRoute, errorResponse } from '../lib/router';
+import { createRouter, defineRoute, errorResponse, okJson } from '../lib/router';
 import { iso } from '../lib/time';
 import { packageNameSchema, versionSchema } from '../packages/manifest';
 import { publish } from '../packages/registry';
@@ -32,7 +32,6 @@ const versionJson = (v: Omit<PackageVersionRow, 'manifest' | 'r2Key'>) => ({
 
 const name = packageNameSchema.openapi({ param: { name: 'name', in: 'path' }, example: 'research-assistant' });
 const version = versionSchema.openapi({ param: { name: 'version', in: 'path' }, example: '1.2.3' });
-const ok = <T extends z.ZodType>(schema: T) => ({ description: 'OK', content: { 'application/json': { schema } } });
 const PACKAGE_NOT_FOUND = 'Package not found';
 const VERSION_NOT_FOUND = 'Package version not found';
 
@@ -49,7 +48,7 @@ export const agentPackageRoutes = createRouter()
         body: { required: true, content: { 'application/zip': { schema: z.string().openapi({ format: 'binary' }) } } },
       },
       responses: {
-        201: ok(z.object({ package_version: PackageVersion })),
+        201: okJson(z.object({ package_version: PackageVersion })),
         400: errorResponse('Invalid package name', 'Invalid version', 'Invalid zip archive', 'Unsafe path in package', 'Invalid agent.json'),
         403: errorResponse('Package <name> belongs to another user'),
         409: errorResponse('Version <version> of <name> already exists'),
@@ -80,7 +79,7 @@ export const agentPackageRoutes = createRouter()
       summary: "A package and its versions, newest published first, paginated",
       request: { params: z.object({ name: z.string().openapi({ param: { name: 'name', in: 'path' } }) }), query: pageQuery },
       responses: {
-        200: ok(
+        200: okJson(
           z.object({
             package: z.object({ name: z.string(), latest_version: z.string().nullable(), created_at: z.string() }),
             versions: z.array(PackageVersion),

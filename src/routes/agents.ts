@@ -12,7 +12,7 @@ import {
 import { ApiError, notFound } from '../lib/errors';
 import { newId } from '../lib/ids';
 import { nextCursorSchema, page, pageQuery } from '../lib/pagination';
-import { createRouter, defineRoute, errorResponse, requiredString } from '../lib/router';
+import { createRouter, defineRoute, errorResponse, okJson, requiredString } from '../lib/router';
 import { iso } from '../lib/time';
 import { AgentDefinition, definitionOf, Manifest } from '../packages/manifest';
 import { verifyArchive } from '../packages/registry';
@@ -44,7 +44,6 @@ const agentJson = (a: AgentRow) => ({
 
 const AGENT_NOT_FOUND = 'Agent not found';
 const MISSING_QUERY = "Missing param 'query'";
-const ok = <T extends z.ZodType>(schema: T) => ({ description: 'OK', content: { 'application/json': { schema } } });
 const text = (description: string) => ({ description, content: { 'text/plain': { schema: z.string() } } });
 const Msg = z.object({ msg: z.string() });
 const agentParams = z.object({ agent_id: z.string().openapi({ param: { name: 'agent_id', in: 'path' } }) });
@@ -116,7 +115,7 @@ export const agentRoutes = createRouter()
       summary: 'Your installed agents, newest first, paginated',
       request: { query: pageQuery },
       responses: {
-        200: ok(z.object({ agents: z.array(Agent), next_cursor: nextCursorSchema })),
+        200: okJson(z.object({ agents: z.array(Agent), next_cursor: nextCursorSchema })),
         400: errorResponse('Invalid cursor', 'limit must be an integer between 1 and 100'),
       },
     }),
@@ -134,7 +133,7 @@ export const agentRoutes = createRouter()
       summary: 'One installed agent with its definition',
       request: { params: agentParams },
       responses: {
-        200: ok(z.object({ agent: Agent.extend({ definition: AgentDefinition }) })),
+        200: okJson(z.object({ agent: Agent.extend({ definition: AgentDefinition }) })),
         404: errorResponse(AGENT_NOT_FOUND),
       },
     }),
@@ -151,7 +150,7 @@ export const agentRoutes = createRouter()
       tags: ['Agents'],
       summary: 'Uninstall an agent (it leaves every workspace; tasks keep no agent)',
       request: { params: agentParams },
-      responses: { 200: ok(Msg), 404: errorResponse(AGENT_NOT_FOUND) },
+      responses: { 200: okJson(Msg), 404: errorResponse(AGENT_NOT_FOUND) },
     }),
     async (c) => {
       if (!(await deleteUserAgent(c.get('db'), c.get('user').id, c.req.valid('param').agent_id))) {
@@ -167,7 +166,7 @@ export const agentRoutes = createRouter()
       tags: ['Workspaces'],
       summary: 'Add one of your agents to a workspace (adding twice is harmless)',
       request: { params: workspaceParams, body: agentBody },
-      responses: { 200: ok(Msg), ...workspaceAgentErrors },
+      responses: { 200: okJson(Msg), ...workspaceAgentErrors },
     }),
     async (c) => {
       const db = c.get('db');
@@ -186,7 +185,7 @@ export const agentRoutes = createRouter()
       tags: ['Workspaces'],
       summary: 'Remove an agent from a workspace (removing one that is not there is harmless)',
       request: { params: workspaceParams, body: agentBody },
-      responses: { 200: ok(Msg), ...workspaceAgentErrors },
+      responses: { 200: okJson(Msg), ...workspaceAgentErrors },
     }),
     async (c) => {
       const db = c.get('db');

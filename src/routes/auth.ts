@@ -21,7 +21,7 @@ import {
 import { config } from '../lib/config';
 import { ApiError, badRequest, notFound } from '../lib/errors';
 import { newId } from '../lib/ids';
-import { createRouter, defineRoute, errorResponse, requiredString } from '../lib/router';
+import { createRouter, defineRoute, errorResponse, jsonRequest, okJson, requiredString } from '../lib/router';
 import type { AppEnv, AuthUser } from '../lib/types';
 
 const CREDENTIALS = 'Missing email/password parameter';
@@ -35,16 +35,6 @@ export const emailSchema = (missing: string) =>
 
 const password = (missing: string) =>
   z.string({ error: missing }).min(1, { error: missing }).max(PASSWORD_MAX, { error: 'Password is too long' });
-
-const json = <T extends z.ZodType>(schema: T) => ({
-  required: true,
-  content: { 'application/json': { schema } },
-});
-
-const ok = <T extends z.ZodType>(schema: T, description = 'OK') => ({
-  description,
-  content: { 'application/json': { schema } },
-});
 
 const TokenPair = z
   .object({
@@ -75,9 +65,9 @@ export const authRoutes = createRouter()
       path: '/register',
       tags: ['Accounts'],
       summary: 'Create a user',
-      request: { body: json(z.object({ email: emailSchema(CREDENTIALS), password: password(CREDENTIALS) })) },
+      request: { body: jsonRequest(z.object({ email: emailSchema(CREDENTIALS), password: password(CREDENTIALS) })) },
       responses: {
-        200: ok(z.object({ msg: z.string(), email: z.string() }), 'User created'),
+        200: okJson(z.object({ msg: z.string(), email: z.string() }), 'User created'),
         400: errorResponse('Missing JSON in request', CREDENTIALS, 'Invalid email address', 'User already exists', 'Password must be at least N characters'),
         413: errorResponse('Payload too large'),
       },
@@ -100,9 +90,9 @@ export const authRoutes = createRouter()
       path: '/auth/login',
       tags: ['Accounts'],
       summary: 'Log in: an access token and a refresh token',
-      request: { body: json(z.object({ email: requiredString(CREDENTIALS).toLowerCase(), password: password(CREDENTIALS) })) },
+      request: { body: jsonRequest(z.object({ email: requiredString(CREDENTIALS).toLowerCase(), password: password(CREDENTIALS) })) },
       responses: {
-        200: ok(TokenPair),
+        200: okJson(TokenPair),
         400: errorResponse('Missing JSON in request', CREDENTIALS),
         401: errorResponse('Incorrect password.'),
         404: errorResponse('User not found'),
@@ -138,9 +128,9 @@ export const authRoutes = createRouter()
       path: '/auth/refresh',
       tags: ['Accounts'],
       summary: 'Rotate a refresh token',
-      request: { body: json(z.object({ refresh_token: requiredString('Missing refresh_token parameter') })) },
+      request: { body: jsonRequest(z.object({ refresh_token: requiredString('Missing refresh_token parameter') })) },
       responses: {
-        200: ok(TokenPair),
+        200: okJson(TokenPair),
         400: errorResponse('Missing JSON in request', 'Missing refresh_token parameter'),
         401: errorResponse('Invalid refresh token', 'Refresh token has already been used', 'Refresh token reuse detected; the session has been revoked'),
       },
@@ -158,7 +148,7 @@ export const authRoutes = createRouter()
         request: {
           body: { required: false, content: { 'application/json': { schema: z.object({ refresh_token: z.string().optional() }) } } },
         },
-        responses: { 200: ok(Msg), 401: errorResponse('Invalid refresh token') },
+        responses: { 200: okJson(Msg), 401: errorResponse('Invalid refresh token') },
       },
       { authMiddleware: tokenOrRefreshToken },
     ),
@@ -183,7 +173,7 @@ export const authRoutes = createRouter()
       path: '/auth/logout-all',
       tags: ['Accounts'],
       summary: 'Revoke every session of the user',
-      responses: { 200: ok(Msg) },
+      responses: { 200: okJson(Msg) },
     }),
     async (c) => {
       await revokeUserSessions(c.env, c.get('db'), c.get('user').id);
@@ -197,7 +187,7 @@ export const authRoutes = createRouter()
       tags: ['Accounts'],
       summary: 'Change the password; every other session is revoked',
       request: {
-        body: json(
+        body: jsonRequest(
           z.object({
             current_password: password('Missing current_password/new_password parameter'),
             new_password: password('Missing current_password/new_password parameter'),
@@ -205,7 +195,7 @@ export const authRoutes = createRouter()
         ),
       },
       responses: {
-        200: ok(Msg),
+        200: okJson(Msg),
         400: errorResponse('Missing JSON in request', 'Missing current_password/new_password parameter', 'Password must be at least N characters'),
         401: errorResponse('Incorrect password.'),
         404: errorResponse('User not found'),

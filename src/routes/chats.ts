@@ -9,7 +9,7 @@ import type { StringKind } from '../durable/chat-store';
 import { ApiError, notFound } from '../lib/errors';
 import { newId } from '../lib/ids';
 import { nextCursorSchema, page, pageQuery } from '../lib/pagination';
-import { createRouter, defineRoute, errorResponse, requiredString } from '../lib/router';
+import { createRouter, defineRoute, errorResponse, okJson, requiredString } from '../lib/router';
 import { iso } from '../lib/time';
 import type { AppEnv } from '../lib/types';
 import { NOT_OWNER, NO_ACCESS, WORKSPACE_NOT_FOUND, Workspace, ownedWorkspace, workspaceJson } from './workspaces';
@@ -54,7 +54,6 @@ export const chatJson = (c: ChatRow) => ({
 
 const q = (name: string) => ({ param: { name, in: 'query' as const } });
 const chatQuery = z.object({ chat_id: requiredString('Missing chat id').openapi(q('chat_id')) });
-const ok = <T extends z.ZodType>(schema: T) => ({ description: 'OK', content: { 'application/json': { schema } } });
 const chatErrors = {
   400: errorResponse('Missing chat id'),
   401: errorResponse(NOT_CHAT_OWNER, 'Missing Authorization Header', 'Invalid token', 'Token has expired', 'Session has been revoked'),
@@ -69,7 +68,7 @@ const Issued = (field: string) =>
     expires_at: z.number().int().openapi({ description: 'Unix epoch seconds' }),
     created_by: z.string(),
   });
-const chatList = ok(z.object({ chats: z.array(Chat), next_cursor: nextCursorSchema }));
+const chatList = okJson(z.object({ chats: z.array(Chat), next_cursor: nextCursorSchema }));
 
 const chatNotFound = () => notFound(CHAT_NOT_FOUND, 'chat_not_found');
 
@@ -117,7 +116,7 @@ export const chatRoutes = createRouter()
         },
       },
       responses: {
-        200: ok(z.object({ msg: z.string(), chat: Chat, workspace: Workspace })),
+        200: okJson(z.object({ msg: z.string(), chat: Chat, workspace: Workspace })),
         400: errorResponse('Missing workspace id', 'Missing JSON in request', 'Missing title parameter'),
         401: errorResponse(NOT_OWNER),
         404: errorResponse(WORKSPACE_NOT_FOUND),
@@ -140,7 +139,7 @@ export const chatRoutes = createRouter()
       tags: ['Chats'],
       summary: 'One chat',
       request: { query: chatQuery },
-      responses: { 200: ok(Chat), ...chatErrors },
+      responses: { 200: okJson(Chat), ...chatErrors },
     }),
     async (c) => c.json(chatJson(await ownedChat(c, c.req.valid('query').chat_id)), 200),
   )
@@ -151,7 +150,7 @@ export const chatRoutes = createRouter()
       tags: ['Chats'],
       summary: 'Delete a chat, its messages and its open sockets',
       request: { query: chatQuery },
-      responses: { 200: ok(z.object({ msg: z.string() })), ...chatErrors },
+      responses: { 200: okJson(z.object({ msg: z.string() })), ...chatErrors },
     }),
     async (c) => {
       const chat = await ownedChat(c, c.req.valid('query').chat_id);
@@ -207,7 +206,7 @@ export const chatRoutes = createRouter()
       tags: ['Chats'],
       summary: 'A single-use connection string for GET /chat/ws (CONNECTION_STRING_TTL_SECONDS)',
       request: { query: chatQuery },
-      responses: { 200: ok(Issued('connection_string')), ...chatErrors },
+      responses: { 200: okJson(Issued('connection_string')), ...chatErrors },
     }),
     (c) => issue(c, c.req.valid('query').chat_id, 'connection'),
   )
@@ -218,7 +217,7 @@ export const chatRoutes = createRouter()
       tags: ['Chats'],
       summary: 'A message string: authorizes one message frame (MESSAGE_STRING_TTL_SECONDS)',
       request: { query: chatQuery },
-      responses: { 200: ok(Issued('message_string')), ...chatErrors },
+      responses: { 200: okJson(Issued('message_string')), ...chatErrors },
     }),
     (c) => issue(c, c.req.valid('query').chat_id, 'message'),
   )
@@ -240,7 +239,7 @@ export const chatRoutes = createRouter()
         }),
       },
       responses: {
-        200: ok(
+        200: okJson(
           z.object({
             messages: z.array(ChatMessage),
             next_after_seq: z.number().int().nullable().openapi({ description: 'Pass as after_seq for the next page' }),

@@ -8,7 +8,7 @@ import { MISSING_FILE, TASK_NOT_FOUND, uploadMultipart, uploadRaw } from '../fil
 import { config } from '../lib/config';
 import { notFound } from '../lib/errors';
 import { nextCursorSchema, page, pageQuery } from '../lib/pagination';
-import { createRouter, defineRoute, errorResponse, requiredString } from '../lib/router';
+import { createRouter, defineRoute, errorResponse, okJson, requiredString } from '../lib/router';
 import { iso } from '../lib/time';
 import type { AppEnv } from '../lib/types';
 import { WORKSPACE_NOT_FOUND } from './workspaces';
@@ -40,7 +40,6 @@ export const fileJson = (f: FileRow) => ({
 const q = (name: string) => z.string().optional().openapi({ param: { name, in: 'query' } });
 const targetQuery = { task_id: q('task_id'), workspace_id: q('workspace_id') };
 const params = z.object({ file_id: z.string().openapi({ param: { name: 'file_id', in: 'path' } }) });
-const ok = <T extends z.ZodType>(schema: T) => ({ description: 'OK', content: { 'application/json': { schema } } });
 const created = { description: 'Created', content: { 'application/json': { schema: z.object({ file: File }) } } };
 const binary = { type: 'string', format: 'binary' } as const;
 const download = (status: string) => ({ description: status, content: { 'application/octet-stream': { schema: binary } } });
@@ -106,7 +105,7 @@ export const fileRoutes = createRouter()
       summary: "The user's files, newest first, paginated; filters task_id and workspace_id",
       request: { query: pageQuery.extend(targetQuery) },
       responses: {
-        200: ok(z.object({ files: z.array(File), next_cursor: nextCursorSchema })),
+        200: okJson(z.object({ files: z.array(File), next_cursor: nextCursorSchema })),
         400: errorResponse('Invalid cursor', 'limit must be an integer between 1 and 100'),
       },
     }),
@@ -124,7 +123,7 @@ export const fileRoutes = createRouter()
       tags: ['Files'],
       summary: "A file's metadata",
       request: { params },
-      responses: { 200: ok(z.object({ file: File })), 404: notFoundResponse },
+      responses: { 200: okJson(z.object({ file: File })), 404: notFoundResponse },
     }),
     async (c) => c.json({ file: fileJson(await owned(c, c.req.valid('param').file_id)) }, 200),
   )
@@ -164,7 +163,7 @@ export const fileRoutes = createRouter()
         }),
       },
       responses: {
-        200: ok(z.object({ url: z.string(), expires_at: z.string() })),
+        200: okJson(z.object({ url: z.string(), expires_at: z.string() })),
         400: errorResponse(TTL_MSG),
         404: notFoundResponse,
       },
@@ -213,7 +212,7 @@ export const fileRoutes = createRouter()
       tags: ['Files'],
       summary: 'Delete a file (its R2 object goes right after; the cron retries failures)',
       request: { params },
-      responses: { 200: ok(z.object({ msg: z.string() })), 404: notFoundResponse },
+      responses: { 200: okJson(z.object({ msg: z.string() })), 404: notFoundResponse },
     }),
     async (c) => {
       const f = await owned(c, c.req.valid('param').file_id);

@@ -12,7 +12,7 @@ import {
 import { notFound } from '../lib/errors';
 import { newId } from '../lib/ids';
 import { nextCursorSchema, page, pageQuery } from '../lib/pagination';
-import { createRouter, defineRoute, errorResponse } from '../lib/router';
+import { createRouter, defineRoute, errorResponse, jsonRequest, okJson } from '../lib/router';
 import type { Db } from '../lib/types';
 import { CHAT_NOT_FOUND, checkAction, nextRunAt, patchChanges } from '../processes/checks';
 import { executeNow } from '../processes/execute';
@@ -23,8 +23,6 @@ import { AGENT_NOT_FOUND, assertOwnWorkspace, WORKSPACE_NOT_FOUND } from '../tas
 export const PROCESS_NOT_FOUND = 'Process not found';
 
 const params = z.object({ process_id: z.string().openapi({ param: { name: 'process_id', in: 'path' } }) });
-const ok = <T extends z.ZodType>(schema: T) => ({ description: 'OK', content: { 'application/json': { schema } } });
-const json = <T extends z.ZodType>(schema: T) => ({ required: true, content: { 'application/json': { schema } } });
 const One = z.object({ process: Process });
 
 async function ownProcess(db: Db, userId: string, id: string): Promise<ProcessRow> {
@@ -51,9 +49,9 @@ export const processRoutes = createRouter()
       path: '/processes',
       tags: ['Processes'],
       summary: 'Create an automated process (a webhook action shows its signing secret once, here)',
-      request: { body: json(createProcessBody) },
+      request: { body: jsonRequest(createProcessBody) },
       responses: {
-        201: ok(One),
+        201: okJson(One),
         400: errorResponse(...PROCESS_400),
         404: errorResponse(WORKSPACE_NOT_FOUND, CHAT_NOT_FOUND, AGENT_NOT_FOUND),
         413: errorResponse('Payload too large'),
@@ -94,7 +92,7 @@ export const processRoutes = createRouter()
       summary: "The user's processes, newest first, paginated",
       request: { query: pageQuery },
       responses: {
-        200: ok(z.object({ processes: z.array(Process), next_cursor: nextCursorSchema })),
+        200: okJson(z.object({ processes: z.array(Process), next_cursor: nextCursorSchema })),
         400: errorResponse('Invalid cursor', 'limit must be an integer between 1 and 100'),
       },
     }),
@@ -111,7 +109,7 @@ export const processRoutes = createRouter()
       tags: ['Processes'],
       summary: 'One process',
       request: { params },
-      responses: { 200: ok(One), 404: errorResponse(PROCESS_NOT_FOUND) },
+      responses: { 200: okJson(One), 404: errorResponse(PROCESS_NOT_FOUND) },
     }),
     async (c) => {
       const p = await ownProcess(c.get('db'), c.get('user').id, c.req.valid('param').process_id);
@@ -124,9 +122,9 @@ export const processRoutes = createRouter()
       path: '/processes/{process_id}',
       tags: ['Processes'],
       summary: 'Change a process; next_run_at is recomputed from now when the schedule, timezone, trigger or is_active change',
-      request: { params, body: json(updateProcessBody) },
+      request: { params, body: jsonRequest(updateProcessBody) },
       responses: {
-        200: ok(One),
+        200: okJson(One),
         400: errorResponse(...PROCESS_400),
         404: errorResponse(PROCESS_NOT_FOUND, WORKSPACE_NOT_FOUND, CHAT_NOT_FOUND, AGENT_NOT_FOUND),
       },
@@ -151,7 +149,7 @@ export const processRoutes = createRouter()
       tags: ['Processes'],
       summary: 'Delete a process and its execution history',
       request: { params },
-      responses: { 200: ok(z.object({ msg: z.string() })), 404: errorResponse(PROCESS_NOT_FOUND) },
+      responses: { 200: okJson(z.object({ msg: z.string() })), 404: errorResponse(PROCESS_NOT_FOUND) },
     }),
     async (c) => {
       const p = await ownProcess(c.get('db'), c.get('user').id, c.req.valid('param').process_id);
@@ -166,7 +164,7 @@ export const processRoutes = createRouter()
       tags: ['Processes'],
       summary: 'Run a process now (also when inactive or manual) and return the execution',
       request: { params },
-      responses: { 201: ok(z.object({ execution: Execution })), 404: errorResponse(PROCESS_NOT_FOUND) },
+      responses: { 201: okJson(z.object({ execution: Execution })), 404: errorResponse(PROCESS_NOT_FOUND) },
     }),
     async (c) => {
       const p = await ownProcess(c.get('db'), c.get('user').id, c.req.valid('param').process_id);
@@ -182,7 +180,7 @@ export const processRoutes = createRouter()
       summary: "A process's executions, newest first, paginated",
       request: { params, query: pageQuery },
       responses: {
-        200: ok(z.object({ executions: z.array(Execution), next_cursor: nextCursorSchema })),
+        200: okJson(z.object({ executions: z.array(Execution), next_cursor: nextCursorSchema })),
         400: errorResponse('Invalid cursor', 'limit must be an integer between 1 and 100'),
         404: errorResponse(PROCESS_NOT_FOUND),
       },

@@ -2,7 +2,7 @@ import { z } from '@hono/zod-openapi';
 import { deleteTask, encodeData, findTask, selectTasks, taskCounts, taskJson, updateTask, type TaskChanges } from '../db/queries/tasks';
 import { ApiError, notFound } from '../lib/errors';
 import { nextCursorSchema, page } from '../lib/pagination';
-import { createRouter, defineRoute, errorResponse } from '../lib/router';
+import { createRouter, defineRoute, errorResponse, jsonRequest, okJson } from '../lib/router';
 import type { Db } from '../lib/types';
 import { AGENT_NOT_FOUND, assertOwnAgent, assertOwnWorkspace, createTask, WORKSPACE_NOT_FOUND } from '../tasks/create';
 import { createTaskBody, listTasksQuery, Task, updateTaskBody, type UpdateTaskInput } from '../tasks/schemas';
@@ -13,8 +13,6 @@ const MOVE_REFUSED = 'Cannot move a task from <status> to <status>';
 const RACED = 'The task changed while this request ran; read it again and retry';
 
 const params = z.object({ task_id: z.string().openapi({ param: { name: 'task_id', in: 'path' } }) });
-const ok = <T extends z.ZodType>(schema: T) => ({ description: 'OK', content: { 'application/json': { schema } } });
-const json = <T extends z.ZodType>(schema: T) => ({ required: true, content: { 'application/json': { schema } } });
 const One = z.object({ task: Task });
 const countsOf = <K extends string>(keys: readonly K[]) => z.object(Object.fromEntries(keys.map((k) => [k, z.number().int()])) as Record<K, z.ZodNumber>);
 const Stats = z.object({
@@ -64,9 +62,9 @@ export const taskRoutes = createRouter()
       path: '/tasks',
       tags: ['Tasks'],
       summary: 'Create a task (not_started, in_progress or blocked)',
-      request: { body: json(createTaskBody) },
+      request: { body: jsonRequest(createTaskBody) },
       responses: {
-        201: ok(One),
+        201: okJson(One),
         400: errorResponse('Missing JSON in request', 'Missing title parameter', 'data must be at most 16384 bytes when serialized as JSON'),
         404: errorResponse(WORKSPACE_NOT_FOUND, AGENT_NOT_FOUND),
         413: errorResponse('Payload too large'),
@@ -86,7 +84,7 @@ export const taskRoutes = createRouter()
       description: 'due_after is inclusive, due_before exclusive; either excludes tasks without a due_date.',
       request: { query: listTasksQuery },
       responses: {
-        200: ok(z.object({ tasks: z.array(Task), next_cursor: nextCursorSchema })),
+        200: okJson(z.object({ tasks: z.array(Task), next_cursor: nextCursorSchema })),
         400: errorResponse('Invalid cursor', 'limit must be an integer between 1 and 100', 'status must be one of ...'),
       },
     }),
@@ -104,7 +102,7 @@ export const taskRoutes = createRouter()
       tags: ['Tasks'],
       summary: 'Task counts by status and by priority (optionally in one workspace)',
       request: { query: z.object({ workspace_id: z.string().optional().openapi({ param: { name: 'workspace_id', in: 'query' } }) }) },
-      responses: { 200: ok(Stats) },
+      responses: { 200: okJson(Stats) },
     }),
     async (c) => {
       const { byStatus, byPriority } = await taskCounts(c.get('db'), c.get('user').id, c.req.valid('query').workspace_id);
@@ -125,7 +123,7 @@ export const taskRoutes = createRouter()
       tags: ['Tasks'],
       summary: 'One task',
       request: { params },
-      responses: { 200: ok(One), 404: errorResponse(TASK_NOT_FOUND) },
+      responses: { 200: okJson(One), 404: errorResponse(TASK_NOT_FOUND) },
     }),
     async (c) => {
       const task = await ownTask(c.get('db'), c.get('user').id, c.req.valid('param').task_id);
@@ -138,9 +136,9 @@ export const taskRoutes = createRouter()
       path: '/tasks/{task_id}',
       tags: ['Tasks'],
       summary: 'Change a task; status moves follow the move table, the same status is a no-op',
-      request: { params, body: json(updateTaskBody) },
+      request: { params, body: jsonRequest(updateTaskBody) },
       responses: {
-        200: ok(One),
+        200: okJson(One),
         400: errorResponse('Missing JSON in request', 'title must not be empty'),
         404: errorResponse(TASK_NOT_FOUND, WORKSPACE_NOT_FOUND, AGENT_NOT_FOUND),
         409: errorResponse(MOVE_REFUSED, RACED),
@@ -171,7 +169,7 @@ export const taskRoutes = createRouter()
       tags: ['Tasks'],
       summary: 'Cancel a task (not from completed or cancelled)',
       request: { params },
-      responses: { 200: ok(One), 404: errorResponse(TASK_NOT_FOUND), 409: errorResponse('Task is already cancelled', MOVE_REFUSED, RACED) },
+      responses: { 200: okJson(One), 404: errorResponse(TASK_NOT_FOUND), 409: errorResponse('Task is already cancelled', MOVE_REFUSED, RACED) },
     }),
     async (c) => {
       const db = c.get('db');
@@ -191,7 +189,7 @@ export const taskRoutes = createRouter()
       tags: ['Tasks'],
       summary: 'Delete a task (its files stay, unlinked)',
       request: { params },
-      responses: { 200: ok(z.object({ msg: z.string() })), 404: errorResponse(TASK_NOT_FOUND) },
+      responses: { 200: okJson(z.object({ msg: z.string() })), 404: errorResponse(TASK_NOT_FOUND) },
     }),
     async (c) => {
       if (!(await deleteTask(c.get('db'), c.get('user').id, c.req.valid('param').task_id))) throw notFound(TASK_NOT_FOUND, 'task_not_found');

@@ -13,7 +13,7 @@ import {
 import { ApiError, notFound } from '../lib/errors';
 import { newId } from '../lib/ids';
 import { nextCursorSchema, page, pageQuery } from '../lib/pagination';
-import { createRouter, defineRoute, errorResponse, requiredString } from '../lib/router';
+import { createRouter, defineRoute, errorResponse, okJson, requiredString } from '../lib/router';
 import { iso } from '../lib/time';
 import type { AppEnv, Db } from '../lib/types';
 
@@ -38,7 +38,6 @@ export const workspaceJson = (w: WorkspaceRow, agents: string[] = []) => ({
 const NAME_MAX = 200;
 const nameSchema = (missing: string) => requiredString(missing).max(NAME_MAX, { error: `name must be at most ${NAME_MAX} characters` });
 const params = z.object({ workspace_id: z.string().openapi({ param: { name: 'workspace_id', in: 'path' } }) });
-const ok = <T extends z.ZodType>(schema: T) => ({ description: 'OK', content: { 'application/json': { schema } } });
 const Msg = z.object({ msg: z.string() });
 
 export const WORKSPACE_NOT_FOUND = 'Workspace not found';
@@ -82,7 +81,7 @@ export const workspaceRoutes = createRouter()
         },
       },
       responses: {
-        200: ok(z.object({ msg: z.string(), workspace: Workspace })),
+        200: okJson(z.object({ msg: z.string(), workspace: Workspace })),
         400: errorResponse('Missing JSON in request', 'Missing name parameter'),
       },
     }),
@@ -100,7 +99,7 @@ export const workspaceRoutes = createRouter()
       summary: "The user's workspaces, newest first, paginated",
       request: { query: pageQuery },
       responses: {
-        200: ok(z.object({ workspaces: z.array(Workspace), next_cursor: nextCursorSchema })),
+        200: okJson(z.object({ workspaces: z.array(Workspace), next_cursor: nextCursorSchema })),
         400: errorResponse('Invalid cursor', 'limit must be an integer between 1 and 100'),
       },
     }),
@@ -120,7 +119,7 @@ export const workspaceRoutes = createRouter()
       summary: 'One workspace',
       request: { params },
       responses: {
-        200: ok(z.object({ workspace: Workspace })),
+        200: okJson(z.object({ workspace: Workspace })),
         403: errorResponse(NO_ACCESS),
         404: errorResponse(WORKSPACE_NOT_FOUND),
       },
@@ -137,7 +136,7 @@ export const workspaceRoutes = createRouter()
       tags: ['Workspaces'],
       summary: 'Delete a workspace and everything in it',
       request: { params },
-      responses: { 200: ok(Msg), 403: errorResponse(NO_ACCESS), 404: errorResponse(WORKSPACE_NOT_FOUND) },
+      responses: { 200: okJson(Msg), 403: errorResponse(NO_ACCESS), 404: errorResponse(WORKSPACE_NOT_FOUND) },
     }),
     async (c) => {
       const w = await ownerOf(c, c.req.valid('param').workspace_id);
@@ -157,7 +156,7 @@ export const workspaceRoutes = createRouter()
         body: { required: true, content: { 'application/json': { schema: z.object({ name: nameSchema('Missing name parameter') }) } } },
       },
       responses: {
-        200: ok(Msg),
+        200: okJson(Msg),
         400: errorResponse('Missing JSON in request', 'Missing name parameter'),
         403: errorResponse(NOT_OWNER),
         404: errorResponse(WORKSPACE_NOT_FOUND),
