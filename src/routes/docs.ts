@@ -45,6 +45,7 @@ const DOCS_HTML = `<!doctype html>
   <meta charset="utf-8">
   <meta name="viewport" content="width=device-width, initial-scale=1">
   <title>agentedge API</title>
+  <link rel="icon" href="data:,">
   <link rel="stylesheet" href="/docs/vendor/swagger-ui.css">
 </head>
 <body>
