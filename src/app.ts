@@ -28,11 +28,11 @@ const withDb = createMiddleware<AppEnv>(async (c, next) => {
 export const app = createRouter();
 
 app.use('*', requestId);
-app.use('*', async (c, next) => {
-  // Credentials are allowed only for listed origins; never `*` with credentials.
-  const origins = config(c.env).corsOrigins;
-  return cors({
-    origin: (origin) => (origins.includes(origin) ? origin : null),
+// Credentials are allowed only for the origins in CORS_ORIGINS; never `*` with credentials.
+app.use(
+  '*',
+  cors({
+    origin: (origin, c) => (config(c.env).corsOrigins.includes(origin) ? origin : null),
     credentials: true,
     allowHeaders: ['Authorization', 'Content-Type', 'X-Request-Id'],
     exposeHeaders: [
@@ -40,8 +40,8 @@ app.use('*', async (c, next) => {
       'Content-Disposition', 'Content-Range', 'ETag', 'X-Checksum-Sha256',
     ],
     maxAge: 600,
-  })(c, next);
-});
+  }),
+);
 app.use('*', withDb, readToken, rateLimit);
 app.use('*', methodNotAllowed({
   app,

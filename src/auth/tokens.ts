@@ -4,7 +4,17 @@ import { ApiError } from '../lib/errors';
 import type { AuthUser } from '../lib/types';
 
 const TYP = 'at+jwt';
-const keyFor = (env: Env) => new TextEncoder().encode(env.JWT_SECRET);
+/** The HMAC key, imported once per isolate and secret rather than on every sign and verify. */
+const keys = new Map<string, Promise<CryptoKey>>();
+function keyFor(env: Env): Promise<CryptoKey> {
+  let key = keys.get(env.JWT_SECRET);
+  if (!key) {
+    const raw = new TextEncoder().encode(env.JWT_SECRET);
+    key = crypto.subtle.importKey('raw', raw, { name: 'HMAC', hash: 'SHA-256' }, false, ['sign', 'verify']);
+    keys.set(env.JWT_SECRET, key);
+  }
+  return key;
+}
 
 export const authErrors = {
   missing: () => new ApiError(401, 'missing_token', 'Missing Authorization Header'),
@@ -23,7 +33,7 @@ export async function signAccessToken(env: Env, user: AuthUser): Promise<{ token
     .setAudience(cfg.jwtAudience)
     .setIssuedAt()
     .setExpirationTime(`${cfg.accessTokenTtl}s`)
-    .sign(keyFor(env));
+    .sign(await keyFor(env));
   return { token, expiresIn: cfg.accessTokenTtl };
 }
 
@@ -31,7 +41,7 @@ export async function signAccessToken(env: Env, user: AuthUser): Promise<{ token
 export async function verifyAccessToken(env: Env, token: string): Promise<AuthUser> {
   const cfg = config(env);
   try {
-    const { payload } = await jwtVerify(token, keyFor(env), {
+    const { payload } = await jwtVerify(token, await keyFor(env), {
       algorithms: ['HS256'],
       issuer: cfg.jwtIssuer,
       audience: cfg.jwtAudience,

@@ -2,7 +2,6 @@ import { z } from '@hono/zod-openapi';
 import type { Context } from 'hono';
 import { runCleanupJobs } from '../cron/cleanup';
 import { type ChatRow, deleteChat, findChat, insertChat, listChats, recordSessionChat } from '../db/queries/chats';
-import { agentIdsFor } from '../db/queries/workspaces';
 import { chatRoom } from '../durable/chat-client';
 import { issuedJson } from '../durable/chat-frames';
 import type { StringKind } from '../durable/chat-store';
@@ -128,8 +127,7 @@ export const chatRoutes = createRouter()
       const w = await ownedWorkspace(db, userId, c.req.valid('query').workspace_id, new ApiError(401, 'not_workspace_owner', NOT_OWNER));
       const title = c.req.valid('json').title ?? null;
       const chat = await insertChat(db, { id: newId(), workspaceId: w.id, ownerId: userId, title, now: Date.now() });
-      const agents = (await agentIdsFor(db, [w.id])).get(w.id);
-      return c.json({ msg: 'Chat created successfully', chat: chatJson(chat), workspace: workspaceJson(w, agents) }, 200);
+      return c.json({ msg: 'Chat created successfully', chat: chatJson(chat), workspace: workspaceJson(w) }, 200);
     },
   )
   .openapi(

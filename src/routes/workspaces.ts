@@ -2,13 +2,12 @@ import { z } from '@hono/zod-openapi';
 import type { Context } from 'hono';
 import { runCleanupJobs } from '../cron/cleanup';
 import {
-  agentIdsFor,
   deleteWorkspace,
   findWorkspace,
   insertWorkspace,
   listWorkspaces,
   renameWorkspace,
-  type WorkspaceRow,
+  type Workspace as WorkspaceRecord,
 } from '../db/queries/workspaces';
 import { ApiError, notFound } from '../lib/errors';
 import { newId } from '../lib/ids';
@@ -27,12 +26,12 @@ export const Workspace = z
   })
   .openapi('Workspace');
 
-export const workspaceJson = (w: WorkspaceRow, agents: string[] = []) => ({
+export const workspaceJson = (w: WorkspaceRecord) => ({
   workspace_id: w.id,
   name: w.name,
   owner: w.ownerId,
   created_at: iso(w.createdAt),
-  agents,
+  agents: w.agents,
 });
 
 const NAME_MAX = 200;
@@ -53,15 +52,11 @@ export async function ownedWorkspace(
   userId: string,
   id: string,
   foreign: ApiError = new ApiError(403, 'forbidden', NO_ACCESS),
-): Promise<WorkspaceRow> {
+): Promise<WorkspaceRecord> {
   const w = await findWorkspace(db, id);
   if (!w) throw notFound(WORKSPACE_NOT_FOUND, 'workspace_not_found');
   if (w.ownerId !== userId) throw foreign;
   return w;
-}
-
-async function withAgents(db: Db, w: WorkspaceRow) {
-  return workspaceJson(w, (await agentIdsFor(db, [w.id])).get(w.id));
 }
 
 const ownerOf = (c: Context<AppEnv>, id: string, foreign?: ApiError) =>
@@ -88,7 +83,7 @@ export const workspaceRoutes = createRouter()
     async (c) => {
       const name = c.req.valid('json').name ?? 'Untitled Workspace';
       const w = await insertWorkspace(c.get('db'), { id: newId(), ownerId: c.get('user').id, name, now: Date.now() });
-      return c.json({ msg: 'Workspace created', workspace: workspaceJson(w) }, 200);
+      return c.json({ msg: 'Workspace created', workspace: workspaceJson({ ...w, agents: [] }) }, 200);
     },
   )
   .openapi(
@@ -105,10 +100,8 @@ export const workspaceRoutes = createRouter()
     }),
     async (c) => {
       const { limit, cursor } = c.req.valid('query');
-      const db = c.get('db');
-      const { items, nextCursor } = page(await listWorkspaces(db, c.get('user').id, limit, cursor), limit);
-      const agents = await agentIdsFor(db, items.map((w) => w.id));
-      return c.json({ workspaces: items.map((w) => workspaceJson(w, agents.get(w.id))), next_cursor: nextCursor }, 200);
+      const { items, nextCursor } = page(await listWorkspaces(c.get('db'), c.get('user').id, limit, cursor), limit);
+      return c.json({ workspaces: items.map(workspaceJson), next_cursor: nextCursor }, 200);
     },
   )
   .openapi(
@@ -126,7 +119,7 @@ export const workspaceRoutes = createRouter()
     }),
     async (c) => {
       const w = await ownerOf(c, c.req.valid('param').workspace_id);
-      return c.json({ workspace: await withAgents(c.get('db'), w) }, 200);
+      return c.json({ workspace: workspaceJson(w) }, 200);
     },
   )
   .openapi(

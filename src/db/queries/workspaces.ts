@@ -1,7 +1,6 @@
-import { and, eq, inArray } from 'drizzle-orm';
+import { and, eq, getTableColumns, sql } from 'drizzle-orm';
 import { workspaceAgents, workspaces } from '../schema';
 import { keyset } from '../../lib/pagination';
-import { chunk } from '../../lib/chunk';
 import type { Db } from '../../lib/types';
 
 export type WorkspaceRow = typeof workspaces.$inferSelect;
@@ -14,32 +13,38 @@ export async function insertWorkspace(db: Db, w: { id: string; ownerId: string; 
   return row;
 }
 
-export async function findWorkspace(db: Db, id: string): Promise<WorkspaceRow | null> {
-  return (await db.select().from(workspaces).where(eq(workspaces.id, id)).limit(1))[0] ?? null;
+/**
+ * The workspace's agent ids (oldest first) as a JSON array, in the same query as the workspace:
+ * a correlated subquery on workspace_agents' primary key, so a workspace or a page of them is
+ * one D1 round trip.
+ */
+const agentIdsJson = sql<string>`(
+  SELECT json_group_array(agent_id) FROM (
+    SELECT wa.agent_id FROM ${workspaceAgents} wa WHERE wa.workspace_id = ${workspaces.id}
+    ORDER BY wa.created_at, wa.agent_id))`;
+
+const withAgents = { ...getTableColumns(workspaces), agentIds: agentIdsJson };
+const parseAgents = ({ agentIds, ...w }: WorkspaceRow & { agentIds: string }): Workspace => ({
+  ...w,
+  agents: JSON.parse(agentIds) as string[],
+});
+
+export type Workspace = WorkspaceRow & { agents: string[] };
+
+export async function findWorkspace(db: Db, id: string): Promise<Workspace | null> {
+  const row = (await db.select(withAgents).from(workspaces).where(eq(workspaces.id, id)).limit(1))[0];
+  return row ? parseAgents(row) : null;
 }
 
-export async function listWorkspaces(db: Db, ownerId: string, limit: number, cursor?: string) {
+export async function listWorkspaces(db: Db, ownerId: string, limit: number, cursor?: string): Promise<Workspace[]> {
   const k = keyset(workspaces.createdAt, workspaces.id, cursor);
-  return db
-    .select()
+  const rows = await db
+    .select(withAgents)
     .from(workspaces)
     .where(and(eq(workspaces.ownerId, ownerId), k.where))
     .orderBy(...k.orderBy)
     .limit(limit + 1);
-}
-
-/** Agent ids per workspace, for a page of workspaces in one query (ids chunked for D1's limit). */
-export async function agentIdsFor(db: Db, workspaceIds: string[]): Promise<Map<string, string[]>> {
-  const out = new Map<string, string[]>(workspaceIds.map((id) => [id, []]));
-  for (const part of chunk(workspaceIds)) {
-    const rows = await db
-      .select({ workspaceId: workspaceAgents.workspaceId, agentId: workspaceAgents.agentId })
-      .from(workspaceAgents)
-      .where(inArray(workspaceAgents.workspaceId, part))
-      .orderBy(workspaceAgents.createdAt);
-    for (const r of rows) out.get(r.workspaceId)?.push(r.agentId);
-  }
-  return out;
+  return rows.map(parseAgents);
 }
 
 export async function renameWorkspace(db: Db, id: string, name: string, now: number) {
