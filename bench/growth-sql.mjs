@@ -95,7 +95,7 @@ export function explainSql({ userId, workspaceId, size }) {
  */
 export const QUERIES_PER_REQUEST = {
   'GET /ping': '0 (no token either)',
-  'GET /workspace': '2 (listWorkspaces, agentIdsFor)',
+  'GET /workspace': '1 (listWorkspaces, agent ids in a subquery)',
   'GET /tasks': '1 (selectTasks)',
   'GET /chats': '1 (listChats)',
   'GET /workspace/{id}/chats': '2 (findWorkspace, listChats)',
