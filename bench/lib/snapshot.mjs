@@ -2,7 +2,7 @@
 // edit (dropping every WebSocket), so the run bundles once (`wrangler deploy --dry-run`, the same
 // build a deploy uploads) and serves that bundle with --no-bundle from a config in bench/out/.
 import { cpSync, mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
-import { join } from 'node:path';
+import { join, resolve } from 'node:path';
 import { OUT, ROOT, wrangler } from './wrangler.mjs';
 
 export const BUNDLE_DIR = join(OUT, 'bundle');
@@ -11,19 +11,27 @@ export const BUNDLE_DIR = join(OUT, 'bundle');
 export async function snapshotWorker() {
   rmSync(BUNDLE_DIR, { recursive: true, force: true });
   const buildLog = await wrangler(['deploy', '--dry-run', '--outdir', BUNDLE_DIR]);
-  const dir = join(OUT, 'worker');
+  return { config: workerConfig('worker', BUNDLE_DIR), buildLog };
+}
+
+/**
+ * A config serving `bundleDir` (a bundle this script built, maybe saved from an earlier run: see
+ * BENCH_SAVE_BUNDLE in run.mjs) from bench/out/<name>/wrangler.toml; returns its path.
+ */
+export function workerConfig(name, bundleDir) {
+  const dir = join(OUT, name);
   rmSync(dir, { recursive: true, force: true });
   mkdirSync(dir, { recursive: true });
   // The chat page's assets too: wrangler also reloads when public/ changes.
   cpSync(join(ROOT, 'public'), join(dir, 'public'), { recursive: true });
   const toml = readFileSync(join(ROOT, 'wrangler.toml'), 'utf8')
-    .replace(/^main = .*$/m, `main = ${JSON.stringify(join(BUNDLE_DIR, 'index.js'))}\nno_bundle = true`)
+    .replace(/^main = .*$/m, `main = ${JSON.stringify(join(resolve(ROOT, bundleDir), 'index.js'))}\nno_bundle = true`)
     .replace(/^migrations_dir = .*$/m, `migrations_dir = ${JSON.stringify(join(ROOT, 'migrations'))}`)
     .replace(/^directory = .*$/m, `directory = "./public"`);
   if (!toml.includes('no_bundle = true')) throw new Error('wrangler.toml has no `main =` line to replace');
   const config = join(dir, 'wrangler.toml');
   writeFileSync(config, toml);
-  return { config, buildLog };
+  return config;
 }
 
 /**

@@ -8,41 +8,80 @@ const REPLAY_PAGE = 500;
 /** At most this many messages in one `messages` frame (32 KiB each: well under the frame limit). */
 const BATCH_MAX = 100;
 
-function sendTo(sockets: WebSocket[], frame: string) {
-  for (const ws of sockets) {
-    try {
-      ws.send(frame);
-    } catch {
-      // A socket closing under us; its client reconnects with after_seq.
-    }
-  }
-}
+/** Frames built from messages already serialized once (JSON.stringify of the whole frame gives the same text). */
+const messageFrame = (json: string) => `{"type":"message","message":${json}}`;
+const messagesFrame = (jsons: string[]) => `{"type":"messages","messages":[${jsons.join(',')}]}`;
 
 /**
  * Delivery to the chat's sockets: one `message` frame each, or, for sockets that opted in with
- * batch=1, `messages` frames coalescing what arrives in one burst (until the event loop is next
- * idle, at most BATCH_MAX). Pending batches live in memory only; a client that loses one to an
+ * batch=1, `messages` frames coalescing what arrives within `windowMs` of a batch's first message
+ * (at most BATCH_MAX; 0: what arrives in one burst). Waiting is the point: every frame costs one
+ * send per socket, so a busy chat sends far fewer frames, at up to `windowMs` more latency (see
+ * CHAT_BATCH_WINDOW_MS). Pending batches live in memory only; a client that loses one to an
  * eviction gets it back by reconnecting with after_seq.
+ *
+ * The socket lists are kept in memory, per mode: built from getWebSockets() on first use after
+ * the object wakes (the constructor runs again after hibernation or eviction, so they start
+ * empty), then updated on accept and close. A broadcast costs no runtime call besides the sends.
  */
 export class Fanout {
-  private pending: store.MessageJson[] = [];
+  private pending: string[] = [];
+  private timer: ReturnType<typeof setTimeout> | undefined;
+  private lists: { batch: Set<WebSocket>; single: Set<WebSocket> } | undefined;
 
-  constructor(private readonly ctx: DurableObjectState) {}
+  constructor(
+    private readonly ctx: DurableObjectState,
+    private readonly windowMs: () => number,
+  ) {}
+
+  private sockets() {
+    return (this.lists ??= {
+      batch: new Set(this.ctx.getWebSockets(modeTag(true))),
+      single: new Set(this.ctx.getWebSockets(modeTag(false))),
+    });
+  }
+
+  /** Called right after acceptWebSocket (before that, a list built later includes the socket anyway). */
+  added(ws: WebSocket, batch: boolean) {
+    if (!this.lists) return;
+    (batch ? this.lists.batch : this.lists.single).add(ws);
+  }
+
+  /** Closed, errored or closed by us: no more sends. */
+  removed(ws: WebSocket) {
+    this.lists?.batch.delete(ws);
+    this.lists?.single.delete(ws);
+  }
+
+  private sendTo(sockets: Set<WebSocket>, frame: string) {
+    for (const ws of sockets) {
+      try {
+        ws.send(frame);
+      } catch {
+        // A socket closing under us; its client reconnects with after_seq.
+        sockets.delete(ws);
+      }
+    }
+  }
 
   broadcast(message: store.MessageJson) {
-    sendTo(this.ctx.getWebSockets(modeTag(false)), JSON.stringify({ type: 'message', message }));
-    if (this.ctx.getWebSockets(modeTag(true)).length === 0) return;
-    this.pending.push(message);
+    const { batch, single } = this.sockets();
+    const json = JSON.stringify(message);
+    if (single.size > 0) this.sendTo(single, messageFrame(json));
+    if (batch.size === 0) return;
+    this.pending.push(json);
     if (this.pending.length >= BATCH_MAX) this.flush();
-    else if (this.pending.length === 1) setTimeout(() => this.flush(), 0);
+    else if (this.timer === undefined) this.timer = setTimeout(() => this.flush(), this.windowMs());
   }
 
   /** Also called before a socket joins, so a batch never repeats what its replay already sent. */
   flush() {
+    if (this.timer !== undefined) clearTimeout(this.timer);
+    this.timer = undefined;
     if (this.pending.length === 0) return;
-    const frame = JSON.stringify({ type: 'messages', messages: this.pending });
+    const frame = messagesFrame(this.pending);
     this.pending = [];
-    sendTo(this.ctx.getWebSockets(modeTag(true)), frame);
+    this.sendTo(this.sockets().batch, frame);
   }
 
   /** Every stored message after `afterSeq`, in order; synchronous, so nothing live slips in between. */
@@ -50,9 +89,9 @@ export class Fanout {
     for (let from = afterSeq; ; ) {
       const rows = store.messagesAfter(sql, from, batch ? BATCH_MAX : REPLAY_PAGE);
       if (rows.length === 0) return;
-      const messages = rows.map((m) => store.messageJson(chatId, m));
-      if (batch) ws.send(JSON.stringify({ type: 'messages', messages }));
-      else for (const message of messages) ws.send(JSON.stringify({ type: 'message', message }));
+      const jsons = rows.map((m) => JSON.stringify(store.messageJson(chatId, m)));
+      if (batch) ws.send(messagesFrame(jsons));
+      else for (const json of jsons) ws.send(messageFrame(json));
       from = rows[rows.length - 1].seq;
     }
   }

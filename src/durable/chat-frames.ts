@@ -47,13 +47,30 @@ const invalid = (msg: string, clientId: string | null = null): Outcome => ({
 
 const isObject = (v: unknown): v is Frame => typeof v === 'object' && v !== null && !Array.isArray(v);
 
+/** Thrown inside the frame's transaction to roll back the string's use: the refusal is the answer. */
+export class Refused extends Error {
+  constructor(readonly outcome: Outcome) {
+    super('frame refused');
+  }
+}
+
+const encoder = new TextEncoder();
+/** UTF-8 bytes; a string of n UTF-16 units has at most 3n, so short content skips the encoding. */
+const tooLarge = (content: string, max: number) => content.length * 3 > max && encoder.encode(content).byteLength > max;
+
 /**
  * One client frame, checked in this order: shape, message string (kind, user, session, expiry),
  * client_id replay, content, rate. A refused frame consumes nothing and stores nothing, so its
- * string stays usable. Synchronous: the caller runs it inside one storage transaction.
+ * string stays usable. Synchronous: the caller runs it inside one storage transaction, and a
+ * refusal after the string was used throws Refused to roll that back.
+ *
+ * The usual frame costs two statements: one UPDATE checks, consumes and replaces the string, one
+ * INSERT stores the message (or finds its client_id taken). The first message with a client_id
+ * is looked up only when that insert conflicts, or when the frame would otherwise be refused.
  */
 export function handleFrame(
   sql: SqlStorage,
+  messages: store.Messages,
   cfg: Config,
   chatId: string,
   who: Attachment,
@@ -76,63 +93,63 @@ export function handleFrame(
   }
   const clientId = typeof rawClientId === 'string' ? rawClientId : null;
 
-  const check = store.checkString(sql, frame.message_string, {
-    kind: 'message',
-    userId: who.userId,
-    sessionId: who.sessionId,
-    now,
-  });
-  if (!check.ok) {
-    return {
-      reply: [
-        check.reason === 'expired'
-          ? errorFrame('expired_message_string', 'Message string has expired', clientId)
-          : errorFrame('invalid_message_string', 'Invalid message string', clientId),
-      ],
-    };
-  }
-
-  const first = clientId ? store.findByClientId(sql, who.userId, clientId) : null;
-  if (!first) {
-    const content = frame.content;
-    if (typeof content !== 'string' || content.trim() === '') return invalid('Missing content', clientId);
-    if (new TextEncoder().encode(content).byteLength > cfg.messageMaxBytes) {
-      return { reply: [errorFrame('content_too_large', `Content exceeds ${cfg.messageMaxBytes} bytes`, clientId)] };
-    }
-    const wait = store.retryAfter(sql, who.userId, cfg.messageRateLimit, cfg.messageRateWindow, now);
-    if (wait > 0) return { reply: [errorFrame('rate_limited', 'Too many messages', clientId, { retry_after: wait })] };
-  }
-
-  store.consumeString(sql, check.hash);
-  const message =
-    first ??
-    store.insertMessage(sql, {
-      message_id: newId(),
-      sender_id: who.userId,
-      role: 'user',
-      content: frame.content as string,
-      created_at: now,
-      client_id: clientId,
-    });
-  const next = store.issueString(sql, {
-    kind: 'message',
+  const used = store.useMessageString(sql, frame.message_string, {
     userId: who.userId,
     sessionId: who.sessionId,
     ttlSeconds: cfg.messageStringTtl,
     now,
   });
-  const ack = {
-    type: 'ack',
+  if (!used.ok) {
+    return {
+      reply: [
+        used.reason === 'expired'
+          ? errorFrame('expired_message_string', 'Message string has expired', clientId)
+          : errorFrame('invalid_message_string', 'Invalid message string', clientId),
+      ],
+    };
+  }
+  const ack = (message: store.StoredMessage, duplicate: boolean): Outcome => ({
+    reply: [
+      {
+        type: 'ack',
+        client_id: clientId,
+        message_id: message.message_id,
+        seq: message.seq,
+        next_message_string: issuedJson('message', chatId, who.userId, used.next),
+        // A resent client_id: this is the first ack again and nothing new was stored.
+        ...(duplicate ? { duplicate: true } : {}),
+      },
+    ],
+    broadcast: duplicate ? undefined : store.messageJson(chatId, message),
+    expiresAt: used.next.expiresAt,
+  });
+  const duplicateOf = () => (clientId ? store.findByClientId(sql, who.userId, clientId) : null);
+
+  const content = frame.content;
+  let refusal: Outcome | null = null;
+  if (typeof content !== 'string' || content.trim() === '') refusal = invalid('Missing content', clientId);
+  else if (tooLarge(content, cfg.messageMaxBytes)) {
+    refusal = { reply: [errorFrame('content_too_large', `Content exceeds ${cfg.messageMaxBytes} bytes`, clientId)] };
+  } else {
+    const wait = messages.retryAfter(who.userId, cfg.messageRateLimit, cfg.messageRateWindow, now);
+    if (wait > 0) refusal = { reply: [errorFrame('rate_limited', 'Too many messages', clientId, { retry_after: wait })] };
+  }
+  if (refusal) {
+    // A resent client_id is answered whatever its content or rate; anything else is refused.
+    const first = duplicateOf();
+    if (first) return ack(first, true);
+    throw new Refused(refusal);
+  }
+  const stored = messages.insert({
+    message_id: newId(),
+    sender_id: who.userId,
+    role: 'user',
+    content: content as string,
+    created_at: now,
     client_id: clientId,
-    message_id: message.message_id,
-    seq: message.seq,
-    next_message_string: issuedJson('message', chatId, who.userId, next),
-    // A resent client_id: this is the first ack again and nothing new was stored.
-    ...(first ? { duplicate: true } : {}),
-  };
-  return {
-    reply: [ack],
-    broadcast: first ? undefined : store.messageJson(chatId, message),
-    expiresAt: next.expiresAt,
-  };
+  });
+  if (stored) return ack(stored, false);
+  const first = duplicateOf();
+  if (!first) throw new Error('client_id conflict without a stored message');
+  return ack(first, true);
 }

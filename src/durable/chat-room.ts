@@ -2,7 +2,7 @@ import { DurableObject } from 'cloudflare:workers';
 import { sessionIsLive } from '../auth/sessions';
 import { config } from '../lib/config';
 import { newId } from '../lib/ids';
-import { type Attachment, errorFrame, handleFrame } from './chat-frames';
+import { type Attachment, errorFrame, handleFrame, Refused } from './chat-frames';
 import { Fanout, modeTag, sessionTag } from './chat-fanout';
 import * as store from './chat-store';
 
@@ -28,13 +28,17 @@ export class ChatRoom extends DurableObject<Env> {
   private readonly sql: SqlStorage;
   private dead: boolean;
   private readonly fanout: Fanout;
+  private readonly messages: store.Messages;
+  /** Attachments already read (or just written), so a frame skips deserializeAttachment(). */
+  private readonly attachments = new WeakMap<WebSocket, Attachment>();
   /** The scheduled alarm, once read (undefined: not read since the object woke). */
   private alarmAt: number | null | undefined;
 
   constructor(ctx: DurableObjectState, env: Env) {
     super(ctx, env);
     this.sql = ctx.storage.sql;
-    this.fanout = new Fanout(ctx);
+    this.fanout = new Fanout(ctx, () => config(this.env).chatBatchWindowMs);
+    this.messages = new store.Messages(this.sql);
     this.dead = ctx.storage.kv.get('tombstone') === true;
     if (!this.dead) store.migrate(this.sql);
     // Keeps clients' heartbeats from waking a hibernated object.
@@ -90,7 +94,7 @@ export class ChatRoom extends DurableObject<Env> {
     store.consumeString(this.sql, check.hash);
     // Consumed before this await, so two racing connects cannot both use it. A session revoked
     // while its string was being issued is caught here rather than by closeSessions.
-    if (!(await sessionIsLive(this.env, check.sessionId))) {
+    if (!(await sessionIsLive(this.env, check.sessionId, { fresh: true }))) {
       return jsonError(401, 'session_revoked', 'Session has been revoked');
     }
     if (this.dead) return jsonError(404, 'chat_not_found', 'Chat not found');
@@ -98,9 +102,11 @@ export class ChatRoom extends DurableObject<Env> {
     const who: Attachment = { userId: check.userId, sessionId: check.sessionId, batch: url.searchParams.get('batch') === '1' };
     this.fanout.flush();
     this.ctx.acceptWebSocket(server, [sessionTag(who.sessionId), modeTag(who.batch)]);
+    this.fanout.added(server, who.batch);
     server.serializeAttachment(who);
+    this.attachments.set(server, who);
     const chatId = this.chatId();
-    server.send(JSON.stringify({ type: 'ready', chat_id: chatId, user_id: who.userId, last_seq: store.lastSeq(this.sql) }));
+    server.send(JSON.stringify({ type: 'ready', chat_id: chatId, user_id: who.userId, last_seq: this.messages.lastSeq() }));
     const afterSeq = Number(url.searchParams.get('after_seq'));
     if (url.searchParams.has('after_seq') && Number.isSafeInteger(afterSeq) && afterSeq >= 0) {
       this.fanout.replay(server, this.sql, chatId, afterSeq, who.batch);
@@ -110,15 +116,21 @@ export class ChatRoom extends DurableObject<Env> {
 
   async webSocketMessage(ws: WebSocket, data: string | ArrayBuffer) {
     if (this.dead) return ws.close(CLOSE_CHAT_DELETED, 'Chat deleted');
-    const who = ws.deserializeAttachment() as Attachment;
+    let who = this.attachments.get(ws);
+    if (!who) this.attachments.set(ws, (who = ws.deserializeAttachment() as Attachment));
     const cfg = config(this.env);
     let outcome;
     try {
-      outcome = this.ctx.storage.transactionSync(() => handleFrame(this.sql, cfg, this.chatId(), who, data, Date.now()));
+      outcome = this.ctx.storage.transactionSync(() => handleFrame(this.sql, this.messages, cfg, this.chatId(), who, data, Date.now()));
     } catch (err) {
-      console.error(JSON.stringify({ msg: 'chat frame failed', error: String(err) }));
-      ws.send(JSON.stringify(errorFrame('internal_error', 'Internal server error', null)));
-      return;
+      if (err instanceof Refused) outcome = err.outcome;
+      else {
+        // Rolled back: what the object remembers of the messages table may no longer match it.
+        this.messages.forget();
+        console.error(JSON.stringify({ msg: 'chat frame failed', error: String(err) }));
+        ws.send(JSON.stringify(errorFrame('internal_error', 'Internal server error', null)));
+        return;
+      }
     }
     if (outcome.broadcast) this.fanout.broadcast(outcome.broadcast);
     for (const frame of outcome.reply) ws.send(JSON.stringify(frame));
@@ -126,11 +138,16 @@ export class ChatRoom extends DurableObject<Env> {
   }
 
   async webSocketClose(ws: WebSocket, code: number, reason: string) {
+    this.fanout.removed(ws);
     try {
       ws.close(code, reason);
     } catch {
       // Already closed, or a code (1005/1006) that cannot be sent back.
     }
+  }
+
+  async webSocketError(ws: WebSocket) {
+    this.fanout.removed(ws);
   }
 
   /** A system or agent message (postToChat): stored and broadcast like a user's. */
@@ -141,14 +158,14 @@ export class ChatRoom extends DurableObject<Env> {
       return { error: 'invalid_content' };
     }
     const id = this.chatId(chatId);
-    const stored = store.insertMessage(this.sql, {
+    const stored = this.messages.insert({
       message_id: newId(),
       sender_id: m.senderId,
       role: m.role,
       content: m.content,
       created_at: Date.now(),
       client_id: null,
-    });
+    })!; // null only for a client_id already stored; these have none
     this.fanout.broadcast(store.messageJson(id, stored));
     return { message_id: stored.message_id, seq: stored.seq };
   }
@@ -158,7 +175,7 @@ export class ChatRoom extends DurableObject<Env> {
     const chatId = this.chatId();
     return {
       messages: store.messagesAfter(this.sql, afterSeq, limit).map((m) => store.messageJson(chatId, m)),
-      last_seq: store.lastSeq(this.sql),
+      last_seq: this.messages.lastSeq(),
     };
   }
 
@@ -168,6 +185,7 @@ export class ChatRoom extends DurableObject<Env> {
     let closed = 0;
     for (const id of sessionIds) {
       for (const ws of this.ctx.getWebSockets(sessionTag(id))) {
+        this.fanout.removed(ws);
         try {
           ws.close(CLOSE_SESSION_REVOKED, 'Session revoked');
           closed++;
@@ -191,6 +209,7 @@ export class ChatRoom extends DurableObject<Env> {
   async destroy(): Promise<void> {
     this.dead = true;
     for (const ws of this.ctx.getWebSockets()) {
+      this.fanout.removed(ws);
       try {
         ws.close(CLOSE_CHAT_DELETED, 'Chat deleted');
       } catch {

@@ -1,25 +1,15 @@
 import { createHash } from 'node:crypto';
 import { randomToken } from '../lib/ids';
-import { iso } from '../lib/time';
 
 /**
- * The chat object's SQLite storage: messages and authorization strings. Every function is
- * synchronous, so a message frame is checked, stored and acknowledged without another event of
- * the object running in between (no await, no interleaving).
+ * The chat object's SQLite storage: the schema, and the authorization strings (the messages
+ * table's functions are in chat-messages.ts, re-exported here). Every function is synchronous,
+ * so a message frame is checked, stored and acknowledged without another event of the object
+ * running in between (no await, no interleaving).
  */
+export * from './chat-messages';
 
 export type StringKind = 'connection' | 'message';
-export type Role = 'user' | 'system' | 'agent';
-
-export interface StoredMessage {
-  seq: number;
-  message_id: string;
-  sender_id: string;
-  role: Role;
-  content: string;
-  created_at: number;
-  client_id: string | null;
-}
 
 interface StoredString {
   kind: StringKind;
@@ -104,6 +94,35 @@ export function checkString(
 
 export const consumeString = (sql: SqlStorage, hash: string) => sql.exec('DELETE FROM strings WHERE hash = ?', hash);
 
+/**
+ * Checks a message string and, in the same UPDATE, consumes it and issues the sender's next one
+ * (the row takes the new hash and lifetime; kind, user and session stay). The caller runs this
+ * in a transaction and rolls it back (by throwing) if the frame is then refused, so the string
+ * stays usable. Failing, a second query tells an expired string from an invalid one.
+ */
+export function useMessageString(
+  sql: SqlStorage,
+  value: unknown,
+  s: { userId: string; sessionId: string; ttlSeconds: number; now: number },
+): { ok: true; next: Issued } | { ok: false; reason: 'invalid' | 'expired' } {
+  if (typeof value !== 'string' || value.length === 0 || value.length > 256) return { ok: false, reason: 'invalid' };
+  const hash = hashOf(value);
+  const next = randomToken(32);
+  const expiresAt = s.now + s.ttlSeconds * 1000;
+  const used = sql
+    .exec(
+      `UPDATE strings SET hash = ?, created_at = ?, expires_at = ?
+       WHERE hash = ? AND kind = 'message' AND user_id = ? AND session_id = ? AND expires_at > ? RETURNING 1`,
+      hashOf(next), s.now, expiresAt, hash, s.userId, s.sessionId, s.now,
+    )
+    .toArray().length;
+  if (used) return { ok: true, next: { string: next, createdAt: s.now, expiresAt } };
+  const row = sql
+    .exec("SELECT 1 FROM strings WHERE hash = ? AND kind = 'message' AND user_id = ? AND session_id = ?", hash, s.userId, s.sessionId)
+    .toArray()[0];
+  return { ok: false, reason: row ? 'expired' : 'invalid' };
+}
+
 /** Deletes strings that expired by `before`; returns the next expiry, if any string is left. */
 export function purgeExpiredStrings(sql: SqlStorage, before: number): number | null {
   sql.exec('DELETE FROM strings WHERE expires_at <= ?', before);
@@ -114,60 +133,3 @@ export function purgeExpiredStrings(sql: SqlStorage, before: number): number | n
 export const deleteSessionStrings = (sql: SqlStorage, sessionIds: string[]) => {
   for (const id of sessionIds) sql.exec('DELETE FROM strings WHERE session_id = ?', id);
 };
-
-export const lastSeq = (sql: SqlStorage): number =>
-  sql.exec<{ s: number | null }>('SELECT MAX(seq) AS s FROM messages').one().s ?? 0;
-
-export function findByClientId(sql: SqlStorage, senderId: string, clientId: string): StoredMessage | null {
-  return (
-    sql.exec<StoredMessage & Record<string, SqlStorageValue>>(
-      'SELECT * FROM messages WHERE sender_id = ? AND client_id = ?', senderId, clientId,
-    ).toArray()[0] ?? null
-  );
-}
-
-/** seq is MAX + 1 inside one synchronous call: strictly increasing, without gaps. */
-export function insertMessage(sql: SqlStorage, m: Omit<StoredMessage, 'seq'>): StoredMessage {
-  const seq = lastSeq(sql) + 1;
-  sql.exec(
-    'INSERT INTO messages (seq, message_id, sender_id, role, content, created_at, client_id) VALUES (?, ?, ?, ?, ?, ?, ?)',
-    seq, m.message_id, m.sender_id, m.role, m.content, m.created_at, m.client_id,
-  );
-  return { seq, ...m };
-}
-
-export function messagesAfter(sql: SqlStorage, afterSeq: number, limit: number): StoredMessage[] {
-  return sql
-    .exec<StoredMessage & Record<string, SqlStorageValue>>('SELECT * FROM messages WHERE seq > ? ORDER BY seq LIMIT ?', afterSeq, limit)
-    .toArray();
-}
-
-/**
- * Seconds until the user may send again, or 0. Counts the user's own stored messages in the
- * window, so the limit survives eviction without a table of its own.
- */
-export function retryAfter(sql: SqlStorage, userId: string, limit: number, windowSeconds: number, now: number): number {
-  const windowMs = windowSeconds * 1000;
-  const row = sql
-    .exec<{ created_at: number }>(
-      `SELECT created_at FROM messages WHERE sender_id = ? AND role = 'user' AND created_at > ?
-       ORDER BY created_at DESC LIMIT 1 OFFSET ?`,
-      userId, now - windowMs, Math.max(0, limit - 1),
-    )
-    .toArray()[0];
-  if (!row) return 0;
-  return Math.max(1, Math.ceil((row.created_at + windowMs - now) / 1000));
-}
-
-export const messageJson = (chatId: string, m: StoredMessage) => ({
-  message_id: m.message_id,
-  chat_id: chatId,
-  seq: m.seq,
-  sender_id: m.sender_id,
-  role: m.role,
-  content: m.content,
-  created_at: iso(m.created_at),
-  client_id: m.client_id,
-});
-
-export type MessageJson = ReturnType<typeof messageJson>;

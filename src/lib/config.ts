@@ -26,6 +26,7 @@ export function config(env: Env) {
     messageMaxBytes: int(env.MESSAGE_MAX_BYTES, 32 * 1024),
     messageRateLimit: int(env.MESSAGE_RATE_LIMIT, 20),
     messageRateWindow: int(env.MESSAGE_RATE_WINDOW_SECONDS, 10),
+    chatBatchWindowMs: int(env.CHAT_BATCH_WINDOW_MS, 10),
     packageMaxBytes: int(env.PACKAGE_MAX_BYTES, 10 * 1024 * 1024),
     packageMaxUncompressedBytes: int(env.PACKAGE_MAX_UNCOMPRESSED_BYTES, 50 * 1024 * 1024),
     packageMaxFiles: int(env.PACKAGE_MAX_FILES, 1000),
