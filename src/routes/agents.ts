@@ -1,4 +1,5 @@
 import { z } from '@hono/zod-openapi';
+import type { Context } from 'hono';
 import { findPackageVersion, versionStrings } from '../db/queries/agent-packages';
 import {
   addWorkspaceAgent,
@@ -14,6 +15,7 @@ import { newId } from '../lib/ids';
 import { nextCursorSchema, page, pageQuery } from '../lib/pagination';
 import { createRouter, defineRoute, errorResponse, okJson, requiredString } from '../lib/router';
 import { iso } from '../lib/time';
+import type { AppEnv } from '../lib/types';
 import { AgentDefinition, definitionOf, Manifest } from '../packages/manifest';
 import { verifyArchive } from '../packages/registry';
 import { highestVersion } from '../packages/semver';
@@ -58,6 +60,16 @@ const workspaceAgentErrors = {
   404: errorResponse(WORKSPACE_NOT_FOUND, AGENT_NOT_FOUND),
 };
 const seedForbidden = () => new ApiError(403, 'forbidden', NOT_OWNER);
+
+/** Seed 000's checks for the workspace agent routes: the caller's workspace, then the caller's agent. */
+async function workspaceAndAgent(c: Context<AppEnv>, workspaceId: string, agentId: string) {
+  const db = c.get('db');
+  const userId = c.get('user').id;
+  const w = await ownedWorkspace(db, userId, workspaceId, seedForbidden());
+  const agent = await findUserAgent(db, userId, agentId);
+  if (!agent) throw notFound(AGENT_NOT_FOUND, 'agent_not_found');
+  return { db, workspaceId: w.id, agentId: agent.id };
+}
 
 export const agentRoutes = createRouter()
   .openapi(
@@ -169,12 +181,8 @@ export const agentRoutes = createRouter()
       responses: { 200: okJson(Msg), ...workspaceAgentErrors },
     }),
     async (c) => {
-      const db = c.get('db');
-      const userId = c.get('user').id;
-      const w = await ownedWorkspace(db, userId, c.req.valid('param').workspace_id, seedForbidden());
-      const agent = await findUserAgent(db, userId, c.req.valid('json').agent_id);
-      if (!agent) throw notFound(AGENT_NOT_FOUND, 'agent_not_found');
-      await addWorkspaceAgent(db, w.id, agent.id, Date.now());
+      const { db, workspaceId, agentId } = await workspaceAndAgent(c, c.req.valid('param').workspace_id, c.req.valid('json').agent_id);
+      await addWorkspaceAgent(db, workspaceId, agentId, Date.now());
       return c.json({ msg: 'Agent added to Workspace.' }, 200);
     },
   )
@@ -188,12 +196,8 @@ export const agentRoutes = createRouter()
       responses: { 200: okJson(Msg), ...workspaceAgentErrors },
     }),
     async (c) => {
-      const db = c.get('db');
-      const userId = c.get('user').id;
-      const w = await ownedWorkspace(db, userId, c.req.valid('param').workspace_id, seedForbidden());
-      const agent = await findUserAgent(db, userId, c.req.valid('json').agent_id);
-      if (!agent) throw notFound(AGENT_NOT_FOUND, 'agent_not_found');
-      await removeWorkspaceAgent(db, w.id, agent.id);
+      const { db, workspaceId, agentId } = await workspaceAndAgent(c, c.req.valid('param').workspace_id, c.req.valid('json').agent_id);
+      await removeWorkspaceAgent(db, workspaceId, agentId);
       return c.json({ msg: 'Agent removed' }, 200);
     },
   )
