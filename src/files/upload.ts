@@ -5,12 +5,13 @@
  */
 import type { Context } from 'hono';
 import { runCleanupJobs } from '../cron/cleanup';
-import { commitFile, findOwnedTask, r2JobId, registerPendingObject, type FileRow } from '../db/queries/files';
+import { commitFile, r2JobId, registerPendingObject, type FileRow } from '../db/queries/files';
 import { config } from '../lib/config';
 import { ApiError, badRequest, notFound, payloadTooLarge } from '../lib/errors';
 import { newId } from '../lib/ids';
 import type { AppEnv } from '../lib/types';
-import { ownedWorkspace, WORKSPACE_NOT_FOUND } from '../routes/workspaces';
+import { findTask } from '../db/queries/tasks';
+import { ownWorkspace } from '../workspaces/ownership';
 import { formDataBoundary, MultipartError, MultipartReader, MultipartTooLarge } from './multipart';
 import { normalizeContentType, sanitizeFilename } from './names';
 import { putFixedLength, R2StreamWriter, type Stored } from './r2-upload';
@@ -37,10 +38,10 @@ export async function resolveTarget(c: Context<AppEnv>, q: Query): Promise<Targe
   const db = c.get('db');
   const userId = c.get('user').id;
   const workspaceId = q.workspace_id
-    ? (await ownedWorkspace(db, userId, q.workspace_id, notFound(WORKSPACE_NOT_FOUND, 'workspace_not_found'))).id
+    ? (await ownWorkspace(db, userId, q.workspace_id)).id
     : null;
   if (!q.task_id) return { taskId: null, workspaceId };
-  const task = await findOwnedTask(db, userId, q.task_id);
+  const task = await findTask(db, userId, q.task_id);
   if (!task) throw notFound(TASK_NOT_FOUND, 'task_not_found');
   if (workspaceId && task.workspaceId && task.workspaceId !== workspaceId) {
     throw badRequest('The task is not in that workspace', 'task_workspace_mismatch');

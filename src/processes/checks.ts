@@ -2,7 +2,7 @@ import { chatOwnedBy, type ProcessInsert, type ProcessRow } from '../db/queries/
 import { config } from '../lib/config';
 import { badRequest, notFound } from '../lib/errors';
 import type { Db } from '../lib/types';
-import { assertOwnAgent, assertOwnWorkspace } from '../tasks/create';
+import { ownAgent, ownWorkspace } from '../workspaces/ownership';
 import type { Action } from './actions';
 import { nextRun } from './schedule';
 import type { UpdateProcessInput } from './schemas';
@@ -14,8 +14,8 @@ export const CHAT_NOT_FOUND = 'Chat not found';
 /** Checks what an action refers to; webhook URLs are checked again on every call. */
 export async function checkAction(env: Env, db: Db, userId: string, a: Action) {
   if (a.type === 'create_task') {
-    if (typeof a.task.workspace_id === 'string') await assertOwnWorkspace(db, userId, a.task.workspace_id);
-    if (typeof a.task.agent_id === 'string') await assertOwnAgent(db, userId, a.task.agent_id);
+    if (typeof a.task.workspace_id === 'string') await ownWorkspace(db, userId, a.task.workspace_id);
+    if (typeof a.task.agent_id === 'string') await ownAgent(db, userId, a.task.agent_id);
   } else if (a.type === 'post_message') {
     if (!(await chatOwnedBy(db, a.chat_id, userId))) throw notFound(CHAT_NOT_FOUND, 'chat_not_found');
     const max = config(env).messageMaxBytes;

@@ -4,7 +4,6 @@ import { findPackageVersion, versionStrings } from '../db/queries/agent-packages
 import {
   addWorkspaceAgent,
   deleteUserAgent,
-  findUserAgent,
   listUserAgents,
   removeWorkspaceAgent,
   upsertAgent,
@@ -20,7 +19,7 @@ import { AgentDefinition, definitionOf, Manifest } from '../packages/manifest';
 import { verifyArchive } from '../packages/registry';
 import { highestVersion } from '../packages/semver';
 import { agentPackageRoutes } from './agent-packages';
-import { NOT_OWNER, ownedWorkspace, WORKSPACE_NOT_FOUND } from './workspaces';
+import { AGENT_NOT_FOUND, NOT_OWNER, ownAgent, ownedWorkspace, WORKSPACE_NOT_FOUND } from '../workspaces/ownership';
 
 export const Agent = z
   .object({
@@ -44,7 +43,6 @@ const agentJson = (a: AgentRow) => ({
   updated_at: iso(a.updatedAt),
 });
 
-const AGENT_NOT_FOUND = 'Agent not found';
 const MISSING_QUERY = "Missing param 'query'";
 const text = (description: string) => ({ description, content: { 'text/plain': { schema: z.string() } } });
 const Msg = z.object({ msg: z.string() });
@@ -66,8 +64,7 @@ async function workspaceAndAgent(c: Context<AppEnv>, workspaceId: string, agentI
   const db = c.get('db');
   const userId = c.get('user').id;
   const w = await ownedWorkspace(db, userId, workspaceId, seedForbidden());
-  const agent = await findUserAgent(db, userId, agentId);
-  if (!agent) throw notFound(AGENT_NOT_FOUND, 'agent_not_found');
+  const agent = await ownAgent(db, userId, agentId);
   return { db, workspaceId: w.id, agentId: agent.id };
 }
 
@@ -150,8 +147,7 @@ export const agentRoutes = createRouter()
       },
     }),
     async (c) => {
-      const a = await findUserAgent(c.get('db'), c.get('user').id, c.req.valid('param').agent_id);
-      if (!a) throw notFound(AGENT_NOT_FOUND, 'agent_not_found');
+      const a = await ownAgent(c.get('db'), c.get('user').id, c.req.valid('param').agent_id);
       return c.json({ agent: { ...agentJson(a), definition: AgentDefinition.parse(JSON.parse(a.definition)) } }, 200);
     },
   )

@@ -11,7 +11,8 @@ import { nextCursorSchema, page, pageQuery } from '../lib/pagination';
 import { createRouter, defineRoute, errorResponse, okJson, requiredString } from '../lib/router';
 import { iso } from '../lib/time';
 import type { AppEnv } from '../lib/types';
-import { NOT_OWNER, NO_ACCESS, WORKSPACE_NOT_FOUND, Workspace, ownedWorkspace, workspaceJson } from './workspaces';
+import { NOT_OWNER, NO_ACCESS, WORKSPACE_NOT_FOUND, ownedWorkspace } from '../workspaces/ownership';
+import { Workspace, workspaceJson } from './workspaces';
 
 const CHAT_NOT_FOUND = 'Chat not found';
 const NOT_CHAT_OWNER = 'User is not the owner of the chat';

@@ -11,7 +11,7 @@ import { nextCursorSchema, page, pageQuery } from '../lib/pagination';
 import { createRouter, defineRoute, errorResponse, okJson, requiredString } from '../lib/router';
 import { iso } from '../lib/time';
 import type { AppEnv } from '../lib/types';
-import { WORKSPACE_NOT_FOUND } from './workspaces';
+import { WORKSPACE_NOT_FOUND } from '../workspaces/ownership';
 
 export const File = z
   .object({

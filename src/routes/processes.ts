@@ -18,7 +18,7 @@ import { CHAT_NOT_FOUND, checkAction, nextRunAt, patchChanges } from '../process
 import { executeNow } from '../processes/execute';
 import { createProcessBody, Execution, executionJson, Process, processJson, updateProcessBody } from '../processes/schemas';
 import { newWebhookSecret } from '../processes/webhook';
-import { AGENT_NOT_FOUND, assertOwnWorkspace, WORKSPACE_NOT_FOUND } from '../tasks/create';
+import { AGENT_NOT_FOUND, ownWorkspace, WORKSPACE_NOT_FOUND } from '../workspaces/ownership';
 
 export const PROCESS_NOT_FOUND = 'Process not found';
 
@@ -61,7 +61,7 @@ export const processRoutes = createRouter()
       const b = c.req.valid('json');
       const db = c.get('db');
       const userId = c.get('user').id;
-      if (b.workspace_id) await assertOwnWorkspace(db, userId, b.workspace_id);
+      if (b.workspace_id) await ownWorkspace(db, userId, b.workspace_id);
       await checkAction(c.env, db, userId, b.action);
       const now = Date.now();
       const secret = b.action.type === 'webhook' ? newWebhookSecret() : null;
@@ -134,7 +134,7 @@ export const processRoutes = createRouter()
       const userId = c.get('user').id;
       const p = await ownProcess(db, userId, c.req.valid('param').process_id);
       const b = c.req.valid('json');
-      if (b.workspace_id) await assertOwnWorkspace(db, userId, b.workspace_id);
+      if (b.workspace_id) await ownWorkspace(db, userId, b.workspace_id);
       if (b.action) await checkAction(c.env, db, userId, b.action);
       const { changes, secret } = patchChanges(p, b, Date.now());
       const row = await updateProcess(db, p.id, changes);

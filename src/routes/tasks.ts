@@ -4,7 +4,8 @@ import { ApiError, notFound } from '../lib/errors';
 import { nextCursorSchema, page } from '../lib/pagination';
 import { createRouter, defineRoute, errorResponse, jsonRequest, okJson } from '../lib/router';
 import type { Db } from '../lib/types';
-import { AGENT_NOT_FOUND, assertOwnAgent, assertOwnWorkspace, createTask, WORKSPACE_NOT_FOUND } from '../tasks/create';
+import { createTask } from '../tasks/create';
+import { AGENT_NOT_FOUND, ownAgent, ownWorkspace, WORKSPACE_NOT_FOUND } from '../workspaces/ownership';
 import { createTaskBody, listTasksQuery, Task, updateTaskBody, type UpdateTaskInput } from '../tasks/schemas';
 import { TASK_PRIORITIES, TASK_STATUSES, assertMove, type TaskStatus } from '../tasks/status';
 
@@ -27,8 +28,8 @@ async function ownTask(db: Db, userId: string, id: string) {
 
 /** The row changes a PATCH body asks for, checking ownership of any referenced workspace/agent. */
 async function changesFrom(db: Db, userId: string, b: UpdateTaskInput): Promise<TaskChanges> {
-  if (b.workspace_id) await assertOwnWorkspace(db, userId, b.workspace_id);
-  if (b.agent_id) await assertOwnAgent(db, userId, b.agent_id);
+  if (b.workspace_id) await ownWorkspace(db, userId, b.workspace_id);
+  if (b.agent_id) await ownAgent(db, userId, b.agent_id);
   const c: TaskChanges = {};
   if (b.title !== undefined) c.title = b.title;
   if (b.description !== undefined) c.description = b.description;

@@ -3,18 +3,18 @@ import type { Context } from 'hono';
 import { runCleanupJobs } from '../cron/cleanup';
 import {
   deleteWorkspace,
-  findWorkspace,
   insertWorkspace,
   listWorkspaces,
   renameWorkspace,
   type Workspace as WorkspaceRecord,
 } from '../db/queries/workspaces';
-import { ApiError, notFound } from '../lib/errors';
+import { ApiError } from '../lib/errors';
+import { NO_ACCESS, NOT_OWNER, ownedWorkspace, WORKSPACE_NOT_FOUND } from '../workspaces/ownership';
 import { newId } from '../lib/ids';
 import { nextCursorSchema, page, pageQuery } from '../lib/pagination';
 import { createRouter, defineRoute, errorResponse, okJson, requiredString } from '../lib/router';
 import { iso } from '../lib/time';
-import type { AppEnv, Db } from '../lib/types';
+import type { AppEnv } from '../lib/types';
 
 export const Workspace = z
   .object({
@@ -38,26 +38,6 @@ const NAME_MAX = 200;
 const nameSchema = (missing: string) => requiredString(missing).max(NAME_MAX, { error: `name must be at most ${NAME_MAX} characters` });
 const params = z.object({ workspace_id: z.string().openapi({ param: { name: 'workspace_id', in: 'path' } }) });
 const Msg = z.object({ msg: z.string() });
-
-export const WORKSPACE_NOT_FOUND = 'Workspace not found';
-export const NO_ACCESS = 'User does not have access to the workspace';
-export const NOT_OWNER = 'User is not the owner of the workspace';
-
-/**
- * The workspace, if the caller owns it. Seed 000 answers 404 for an unknown id and, on its
- * routes, 403 (or 401) with its own string for another user's; new routes pass `foreign` = 404.
- */
-export async function ownedWorkspace(
-  db: Db,
-  userId: string,
-  id: string,
-  foreign: ApiError = new ApiError(403, 'forbidden', NO_ACCESS),
-): Promise<WorkspaceRecord> {
-  const w = await findWorkspace(db, id);
-  if (!w) throw notFound(WORKSPACE_NOT_FOUND, 'workspace_not_found');
-  if (w.ownerId !== userId) throw foreign;
-  return w;
-}
 
 const ownerOf = (c: Context<AppEnv>, id: string, foreign?: ApiError) =>
   ownedWorkspace(c.get('db'), c.get('user').id, id, foreign);

@@ -1,5 +1,5 @@
 import { and, eq } from 'drizzle-orm';
-import { cleanupJobs, files, tasks } from '../schema';
+import { cleanupJobs, files } from '../schema';
 import { keyset } from '../../lib/pagination';
 import type { Db } from '../../lib/types';
 
@@ -8,16 +8,6 @@ export type NewFile = typeof files.$inferInsert;
 
 /** Cleanup jobs for R2 objects are keyed by the object, as workspace deletion keys them. */
 export const r2JobId = (key: string) => `r2_object:${key}`;
-
-/** The caller's task (id and workspace), or null when it is unknown or someone else's. */
-export async function findOwnedTask(db: Db, userId: string, taskId: string) {
-  const rows = await db
-    .select({ id: tasks.id, workspaceId: tasks.workspaceId })
-    .from(tasks)
-    .where(and(eq(tasks.id, taskId), eq(tasks.userId, userId)))
-    .limit(1);
-  return rows[0] ?? null;
-}
 
 /** The caller's file, or null when it is unknown or someone else's. */
 export async function findOwnedFile(db: Db, userId: string, id: string): Promise<FileRow | null> {
