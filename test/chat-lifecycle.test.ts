@@ -1,7 +1,7 @@
 import { evictDurableObject, runDurableObjectAlarm, runInDurableObject } from 'cloudflare:test';
 import { env } from 'cloudflare:workers';
 import { describe, expect, it } from 'vitest';
-import { postToChat } from '../src/durable/chat-client';
+import { postToChat } from '../src/chats/room';
 import type { ChatRoom } from '../src/durable/chat-room';
 import { call, expectError, type Json, withVars } from './helpers';
 import { chatOwner, connect, connectionString, messageString, openSocket } from './chat-helpers';

@@ -82,7 +82,7 @@ describe('DELETE /files/{file_id}', () => {
     expect(await env.BUCKET.head(key)).not.toBeNull();
     // The backoff passes (moved, not slept) and the cron's sweep removes the object.
     await env.DB.prepare('UPDATE cleanup_jobs SET run_after = 0 WHERE id = ?').bind(`r2_object:${key}`).run();
-    const { runCleanupJobs } = await import('../src/cron/cleanup');
+    const { runCleanupJobs } = await import('../src/outbox/outbox');
     expect((await runCleanupJobs(env)).done).toBeGreaterThanOrEqual(1);
     expect(await env.BUCKET.head(key)).toBeNull();
     expect(await jobCount(key)).toBe(0);

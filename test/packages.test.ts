@@ -1,6 +1,6 @@
 import { env, exports } from 'cloudflare:workers';
 import { describe, expect, it } from 'vitest';
-import { runCleanupJobs } from '../src/cron/cleanup';
+import { runCleanupJobs } from '../src/outbox/outbox';
 import { BASE, call, expectError, newUser, withVars } from './helpers';
 import { packageZip, publish, putPackage, sha256, uniqueName } from './packages-fixtures';
 

@@ -1,6 +1,6 @@
 import { env } from 'cloudflare:workers';
 import { describe, expect, it } from 'vitest';
-import { runDueProcesses } from '../src/cron/processes';
+import { runDueProcesses } from '../src/processes/cron';
 import { chatOwner, connect } from './chat-helpers';
 import { call } from './helpers';
 

@@ -2,9 +2,9 @@ import { createExecutionContext, createScheduledController, waitOnExecutionConte
 import { env } from 'cloudflare:workers';
 import { afterEach, describe, expect, it } from 'vitest';
 import worker from '../src/index';
-import { claimAndRun, runDueProcesses } from '../src/cron/processes';
+import { claimAndRun, runDueProcesses } from '../src/processes/cron';
 import { getDb } from '../src/db/client';
-import { claimDueRun, dueProcessesQuery, failStuckExecutionsQuery, findOwnProcess } from '../src/db/queries/processes';
+import { claimDueRun, dueProcessesQuery, failStuckExecutionsQuery, findOwnProcess } from '../src/processes/queries';
 import { call, newUser, withVars, type TestUser } from './helpers';
 
 const MINUTE = 60_000;

@@ -1,7 +1,7 @@
 import { env } from 'cloudflare:workers';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { getDb } from '../src/db/client';
-import { selectTasks } from '../src/db/queries/tasks';
+import { selectTasks } from '../src/tasks/queries';
 import type { TaskFilters } from '../src/tasks/schemas';
 import { call, expectError, newUser, type Json, type TestUser } from './helpers';
 import { makeAgent, makeTask, makeWorkspace, taskIn } from './tasks-fixtures';

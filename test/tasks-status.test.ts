@@ -1,7 +1,7 @@
 import { env } from 'cloudflare:workers';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { getDb } from '../src/db/client';
-import { findTask, updateTask } from '../src/db/queries/tasks';
+import { findTask, updateTask } from '../src/tasks/queries';
 import { TASK_STATUSES } from '../src/tasks/status';
 import { call, expectError, newUser, type TestUser } from './helpers';
 import { makeAgent, makeTask, makeWorkspace, taskIn } from './tasks-fixtures';

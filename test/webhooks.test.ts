@@ -1,7 +1,7 @@
 import { env } from 'cloudflare:workers';
 import { describe, expect, it } from 'vitest';
 import { signWebhook } from '../src/processes/webhook';
-import { webhookUrlError } from '../src/processes/url-safety';
+import { webhookUrlError } from '../src/lib/outbound-url';
 import { call, newUser, withVars, type TestUser } from './helpers';
 
 /** What the receiver (test/webhooks-receiver.js, a real local worker) recorded for `key`. */

@@ -1,16 +1,16 @@
 import { config } from '../lib/config';
 import { ApiError } from '../lib/errors';
 import { newId, randomToken, sha256Hex } from '../lib/ids';
-import type { Db } from '../lib/types';
+import type { Db } from '../db/client';
 import {
   findRefreshToken,
   insertSession,
   liveSessionIds,
   markSessionsRevoked,
   rotateRefreshToken,
-} from '../db/queries/sessions';
+} from './queries';
 import { signAccessToken } from './tokens';
-import { onSessionsRevoked } from './revocation-hooks';
+import { onSessionsRevoked } from './revocation';
 
 const kvKey = (sessionId: string) => `session:${sessionId}`;
 

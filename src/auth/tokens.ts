@@ -1,6 +1,6 @@
 import { SignJWT, jwtVerify, errors } from 'jose';
 import { config } from '../lib/config';
-import { ApiError } from '../lib/errors';
+import { ApiError, authErrors } from '../lib/errors';
 import type { AuthUser } from '../lib/types';
 
 const TYP = 'at+jwt';
@@ -15,13 +15,6 @@ function keyFor(env: Env): Promise<CryptoKey> {
   }
   return key;
 }
-
-export const authErrors = {
-  missing: () => new ApiError(401, 'missing_token', 'Missing Authorization Header'),
-  expired: () => new ApiError(401, 'token_expired', 'Token has expired'),
-  invalid: () => new ApiError(401, 'invalid_token', 'Invalid token'),
-  revoked: () => new ApiError(401, 'session_revoked', 'Session has been revoked'),
-};
 
 /** Access token: HS256, ~15 minutes, `sub` = user id, `sid` = session id. */
 export async function signAccessToken(env: Env, user: AuthUser): Promise<{ token: string; expiresIn: number }> {

@@ -1,9 +1,9 @@
 import { getDb } from '../db/client';
-import { purgeExpiredSessions } from '../db/queries/sessions';
-import { purgeLoginAttempts } from '../db/queries/users';
+import { purgeExpiredSessions } from '../auth/queries';
+import { purgeLoginAttempts } from '../users/queries';
 import { config } from '../lib/config';
-import { runCleanupJobs } from './cleanup';
-import { runDueProcesses } from './processes';
+import { runCleanupJobs } from '../outbox/outbox';
+import { runDueProcesses } from '../processes/cron';
 
 const DAY = 24 * 3600 * 1000;
 

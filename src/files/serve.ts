@@ -2,7 +2,7 @@
  * Serving a stored file: one `Range` (RFC 9110 §14), conditional requests on the content hash,
  * and headers that keep a browser from rendering an upload as a page on our origin.
  */
-import type { FileRow } from '../db/queries/files';
+import type { FileRow } from './queries';
 import { ApiError, notFound } from '../lib/errors';
 import { attachmentDisposition } from './names';
 

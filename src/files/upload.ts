@@ -4,14 +4,14 @@
  * the object is complete, so any failure in between is swept by the cron trigger.
  */
 import type { Context } from 'hono';
-import { runCleanupJobs } from '../cron/cleanup';
-import { commitFile, r2JobId, registerPendingObject, type FileRow } from '../db/queries/files';
+import { jobId, runCleanupJobs } from '../outbox/outbox';
+import { commitFile, registerPendingObject, type FileRow } from './queries';
 import { config } from '../lib/config';
 import { ApiError, badRequest, notFound, payloadTooLarge } from '../lib/errors';
 import { newId } from '../lib/ids';
 import type { AppEnv } from '../lib/types';
-import { findTask } from '../db/queries/tasks';
-import { ownWorkspace } from '../workspaces/ownership';
+import { findTask } from '../tasks/queries';
+import { ownWorkspace } from '../workspaces/service';
 import { formDataBoundary, MultipartError, MultipartReader, MultipartTooLarge } from './multipart';
 import { normalizeContentType, sanitizeFilename } from './names';
 import { putFixedLength, R2StreamWriter, type Stored } from './r2-upload';
@@ -78,7 +78,7 @@ async function storeAndCommit(
       throw err;
     }
   } catch (err) {
-    c.executionCtx.waitUntil(runCleanupJobs(c.env, [r2JobId(key)]));
+    c.executionCtx.waitUntil(runCleanupJobs(c.env, [jobId('r2_object', key)]));
     throw err;
   }
 }

@@ -27,6 +27,14 @@ export const conflict = (msg: string, code = 'conflict') => new ApiError(409, co
 export const missingJson = () => new ApiError(400, 'missing_json', 'Missing JSON in request');
 export const payloadTooLarge = () => new ApiError(413, 'payload_too_large', 'Payload too large');
 
+/** The bearer-token errors, with seed 000's strings. */
+export const authErrors = {
+  missing: () => new ApiError(401, 'missing_token', 'Missing Authorization Header'),
+  expired: () => new ApiError(401, 'token_expired', 'Token has expired'),
+  invalid: () => new ApiError(401, 'invalid_token', 'Invalid token'),
+  revoked: () => new ApiError(401, 'session_revoked', 'Session has been revoked'),
+};
+
 const codeForStatus: Record<number, string> = {
   400: 'bad_request',
   401: 'unauthorized',

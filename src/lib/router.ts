@@ -1,10 +1,10 @@
 import { OpenAPIHono, createRoute, z } from '@hono/zod-openapi';
 import type { RouteConfig } from '@hono/zod-openapi';
 import type { MiddlewareHandler } from 'hono';
-import { ApiError } from './errors';
+import { createMiddleware } from 'hono/factory';
+import { ApiError, authErrors } from './errors';
 import type { AppEnv } from './types';
-import { requireAuth } from '../middleware/auth';
-import { jsonBody } from '../middleware/json-body';
+import { jsonBody } from './middleware/json-body';
 
 /** Every sub-router shares the one validation hook: the first issue's message becomes `msg`. */
 export function createRouter() {
@@ -16,6 +16,18 @@ export function createRouter() {
     },
   });
 }
+
+/**
+ * Per route (auth kind `bearer`): the verdict of the global token reader (auth/middleware.ts),
+ * which verified the token and found its session live in KV.
+ */
+export const requireAuth = createMiddleware<AppEnv>(async (c, next) => {
+  const token = c.get('token');
+  if (!token) throw authErrors.missing();
+  if ('error' in token) throw token.error;
+  c.set('user', token.user);
+  await next();
+});
 
 /** API.md's auth kinds; every route declares one and the security suite reads it. */
 export type AuthKind = 'public' | 'bearer' | 'connection-string' | 'signed-link';

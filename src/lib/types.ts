@@ -1,8 +1,4 @@
-import type { DrizzleD1Database } from 'drizzle-orm/d1';
-import type * as schema from '../db/schema';
-
-/** The drizzle client; `$client` is the raw D1 binding for the few statements drizzle cannot batch. */
-export type Db = DrizzleD1Database<typeof schema> & { $client: D1Database };
+import type { Db } from '../db/client';
 
 /** The signed-in caller, set by the auth middleware. */
 export interface AuthUser {

@@ -1,15 +1,15 @@
-import { runCleanupJobs } from '../cron/cleanup';
+import { runCleanupJobs } from '../outbox/outbox';
 import {
   findPackage,
   insertVersion,
   registerUpload,
   versionStrings,
   type PackageVersionRow,
-} from '../db/queries/agent-packages';
+} from './queries';
 import type { Config } from '../lib/config';
 import { ApiError, conflict, payloadTooLarge } from '../lib/errors';
 import { newId, sha256Hex } from '../lib/ids';
-import type { Db } from '../lib/types';
+import type { Db } from '../db/client';
 import { MANIFEST_FILE, parseManifest } from './manifest';
 import { compareSemver, parseSemver } from './semver';
 import { readZip } from './zip';

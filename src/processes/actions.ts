@@ -1,12 +1,12 @@
 import { z } from '@hono/zod-openapi';
-import { chatOwnedBy, type ProcessRow } from '../db/queries/processes';
-import { postToChat } from '../durable/chat-client';
+import { chatOwnedBy, type ProcessRow } from './queries';
+import { postToChat } from '../chats/room';
 import { config } from '../lib/config';
 import { ApiError } from '../lib/errors';
 import { requiredString } from '../lib/router';
 import { iso } from '../lib/time';
-import type { Db } from '../lib/types';
-import { createTask } from '../tasks/create';
+import type { Db } from '../db/client';
+import { createTask } from '../tasks/service';
 import { createTaskBody } from '../tasks/schemas';
 import { callWebhook } from './webhook';
 

@@ -1,12 +1,12 @@
-import { chatOwnedBy, type ProcessInsert, type ProcessRow } from '../db/queries/processes';
+import { chatOwnedBy, type ProcessInsert, type ProcessRow } from './queries';
 import { config } from '../lib/config';
 import { badRequest, notFound } from '../lib/errors';
-import type { Db } from '../lib/types';
-import { ownAgent, ownWorkspace } from '../workspaces/ownership';
+import type { Db } from '../db/client';
+import { ownAgent, ownWorkspace } from '../workspaces/service';
 import type { Action } from './actions';
 import { nextRun } from './schedule';
 import type { UpdateProcessInput } from './schemas';
-import { webhookUrlError } from './url-safety';
+import { webhookUrlError } from '../lib/outbound-url';
 import { newWebhookSecret } from './webhook';
 
 export const CHAT_NOT_FOUND = 'Chat not found';

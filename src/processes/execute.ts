@@ -1,6 +1,6 @@
-import { finishExecution, startManualExecution, type ExecutionRow, type ProcessRow } from '../db/queries/processes';
+import { finishExecution, startManualExecution, type ExecutionRow, type ProcessRow } from './queries';
 import { newId } from '../lib/ids';
-import type { Db } from '../lib/types';
+import type { Db } from '../db/client';
 import { runAction } from './actions';
 
 /** Runs the action of an execution already recorded as `running` and records its outcome. */

@@ -1,5 +1,5 @@
 import { z } from '@hono/zod-openapi';
-import type { ExecutionRow, ProcessRow } from '../db/queries/processes';
+import type { ExecutionRow, ProcessRow } from './queries';
 import { pageQuery } from '../lib/pagination';
 import { requiredString } from '../lib/router';
 import { iso, isoOrNull } from '../lib/time';

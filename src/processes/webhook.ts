@@ -1,4 +1,4 @@
-import { webhookUrlError } from './url-safety';
+import { webhookUrlError } from '../lib/outbound-url';
 
 const SECRET_PREFIX = 'whsec_';
 

@@ -1,0 +1,161 @@
+import { and, count, desc, eq, getTableColumns, gte, inArray, lt, sql, type SQL } from 'drizzle-orm';
+import { taskTags, tasks } from '../db/schema';
+import { newId } from '../lib/ids';
+import { keyset } from '../lib/pagination';
+import { iso, isoOrNull } from '../lib/time';
+import type { Db } from '../db/client';
+import type { CreateTaskInput, TaskFilters } from './schemas';
+import type { TaskStatus } from './status';
+
+export type TaskRow = typeof tasks.$inferSelect;
+export type TaskChanges = Partial<Omit<typeof tasks.$inferInsert, 'id' | 'userId' | 'createdAt'>>;
+
+export const encodeData = (data: unknown): string | null => (data === undefined || data === null ? null : JSON.stringify(data));
+
+/** The API's view of a task row; `tags` defaults to the row's own JSON copy. */
+export function taskJson(row: TaskRow, tags: string[] = JSON.parse(row.tags) as string[]) {
+  return {
+    task_id: row.id,
+    title: row.title,
+    description: row.description,
+    status: row.status as TaskStatus,
+    priority: row.priority as CreateTaskInput['priority'],
+    due_date: isoOrNull(row.dueDate),
+    tags,
+    agent_id: row.agentId,
+    workspace_id: row.workspaceId,
+    data: row.data === null ? null : (JSON.parse(row.data) as unknown),
+    created_at: iso(row.createdAt),
+    updated_at: iso(row.updatedAt),
+    completed_at: isoOrNull(row.completedAt),
+  };
+}
+
+/**
+ * task_tags is derived from tasks.tags inside the same batch, so the two never disagree even
+ * when a concurrent write to the task wins: whatever tags the row ends with are the ones indexed.
+ */
+const rewriteTags = (db: Db, taskId: string) => [
+  db.delete(taskTags).where(eq(taskTags.taskId, taskId)),
+  // A query builder, not db.run(sql): drizzle's D1 batch cannot bind parameters of raw statements.
+  // Columns are spelled out because json_each has an `id` column of its own.
+  db
+    .insert(taskTags)
+    .select(
+      db
+        .select({
+          taskId: sql<string>`"tasks"."id"`.as('task_id'),
+          userId: sql<string>`"tasks"."user_id"`.as('user_id'),
+          tag: sql<string>`j.value`.as('tag'),
+          createdAt: sql<number>`"tasks"."created_at"`.as('created_at'),
+        })
+        .from(sql`${tasks}, json_each(${tasks.tags}) AS j`)
+        .where(eq(tasks.id, taskId)),
+    )
+    .onConflictDoNothing(),
+] as const;
+
+/**
+ * Inserts the task and its tag rows in one batch. Ownership of workspace_id / agent_id is the
+ * caller's job (see createTask in src/tasks/create.ts).
+ */
+export async function insertTask(db: Db, userId: string, input: CreateTaskInput, now: number): Promise<TaskRow> {
+  const id = newId();
+  const [rows] = await db.batch([
+    db
+      .insert(tasks)
+      .values({
+        id,
+        userId,
+        workspaceId: input.workspace_id ?? null,
+        agentId: input.agent_id ?? null,
+        title: input.title,
+        description: input.description ?? null,
+        status: input.status,
+        priority: input.priority,
+        dueDate: input.due_date ?? null,
+        tags: JSON.stringify(input.tags),
+        data: encodeData(input.data),
+        createdAt: now,
+        updatedAt: now,
+        completedAt: null,
+      })
+      .returning(),
+    rewriteTags(db, id)[1],
+  ]);
+  return rows[0];
+}
+
+export async function findTask(db: Db, userId: string, id: string): Promise<TaskRow | null> {
+  return (await db.select().from(tasks).where(and(eq(tasks.id, id), eq(tasks.userId, userId))).limit(1))[0] ?? null;
+}
+
+/**
+ * The list query, unexecuted, so tests can EXPLAIN exactly what the route runs. Newest first by
+ * (created_at, id). A tag filter drives the query from task_tags, whose (user_id, tag,
+ * created_at, task_id) index gives the order; other filters use the tasks_user_* indexes.
+ */
+export function selectTasks(db: Db, userId: string, f: TaskFilters, limit: number, cursor?: string) {
+  const where: (SQL | undefined)[] = [eq(tasks.userId, userId)];
+  if (f.status) where.push(eq(tasks.status, f.status));
+  if (f.priority) where.push(eq(tasks.priority, f.priority));
+  if (f.agent_id) where.push(eq(tasks.agentId, f.agent_id));
+  if (f.workspace_id) where.push(eq(tasks.workspaceId, f.workspace_id));
+  if (f.due_before !== undefined) where.push(lt(tasks.dueDate, f.due_before));
+  if (f.due_after !== undefined) where.push(gte(tasks.dueDate, f.due_after));
+  const newest = [desc(tasks.createdAt), desc(tasks.id)];
+  if (!f.tag && f.due_before === undefined && f.due_after === undefined) {
+    return db.select().from(tasks).where(and(...where, keyset(tasks.createdAt, tasks.id, cursor).where)).orderBy(...newest).limit(limit + 1);
+  }
+  if (!f.tag) {
+    // A due range cannot come out of an index in created order, so the page is sorted; picking
+    // the page's ids from the covering (user_id, due_date, created_at, id) index first keeps the
+    // sort off the table rows (measured: ~2x faster with 50,000 matching rows).
+    const page = db.select({ id: tasks.id }).from(tasks).where(and(...where, keyset(tasks.createdAt, tasks.id, cursor).where)).orderBy(...newest).limit(limit + 1);
+    return db.select().from(tasks).where(inArray(tasks.id, page)).orderBy(...newest);
+  }
+  return db
+    .select(getTableColumns(tasks))
+    .from(taskTags)
+    .innerJoin(tasks, eq(tasks.id, taskTags.taskId))
+    .where(and(eq(taskTags.userId, userId), eq(taskTags.tag, f.tag), keyset(taskTags.createdAt, taskTags.taskId, cursor).where, ...where))
+    .orderBy(desc(taskTags.createdAt), desc(taskTags.taskId))
+    .limit(limit + 1);
+}
+
+/**
+ * Applies `changes`; with `expectedStatus` the update only lands if the status is still the one
+ * the caller read (a concurrent move makes it a no-op). Returns the new row, or null if nothing
+ * matched. Tag rows are rewritten in the same batch when the tags change.
+ */
+export async function updateTask(
+  db: Db,
+  userId: string,
+  id: string,
+  changes: TaskChanges,
+  expectedStatus?: string,
+): Promise<TaskRow | null> {
+  const match = and(eq(tasks.id, id), eq(tasks.userId, userId), expectedStatus ? eq(tasks.status, expectedStatus) : undefined);
+  const update = db.update(tasks).set(changes).where(match).returning();
+  if (changes.tags === undefined) return (await update)[0] ?? null;
+  const [rows] = await db.batch([update, ...rewriteTags(db, id)]);
+  return rows[0] ?? null;
+}
+
+export async function deleteTask(db: Db, userId: string, id: string): Promise<boolean> {
+  const rows = await db.delete(tasks).where(and(eq(tasks.id, id), eq(tasks.userId, userId))).returning({ id: tasks.id });
+  return rows.length > 0;
+}
+
+/**
+ * Counts by status and by priority: two grouped queries in one round trip, each answered from
+ * its own (user_id, status|priority, ...) index without touching the table rows.
+ */
+export async function taskCounts(db: Db, userId: string, workspaceId?: string) {
+  const scope = and(eq(tasks.userId, userId), workspaceId ? eq(tasks.workspaceId, workspaceId) : undefined);
+  const [byStatus, byPriority] = await db.batch([
+    db.select({ key: tasks.status, n: count() }).from(tasks).where(scope).groupBy(tasks.status),
+    db.select({ key: tasks.priority, n: count() }).from(tasks).where(scope).groupBy(tasks.priority),
+  ]);
+  return { byStatus, byPriority };
+}
