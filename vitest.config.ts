@@ -1,12 +1,15 @@
 import { readFileSync } from 'node:fs';
 import { cloudflareTest, readD1Migrations } from '@cloudflare/vitest-plugin';
 import { defineConfig } from 'vitest/config';
+import { unstable_readConfig } from 'wrangler';
 
-/** The [vars] table of wrangler.toml, so tests can hold the production defaults to their limits. */
-function productionVars(): Record<string, string> {
-  const toml = readFileSync('./wrangler.toml', 'utf8');
-  const section = /^\[vars\]\s*$([\s\S]*?)(?=^\[)/m.exec(toml)?.[1] ?? '';
-  return Object.fromEntries([...section.matchAll(/^(\w+)\s*=\s*"([^"]*)"/gm)].map((m) => [m[1], m[2]]));
+/** The [vars] of wrangler.toml as wrangler reads them, so tests can hold the production defaults to their limits. */
+const productionVars = () => unstable_readConfig({ config: './wrangler.toml' }).vars as Record<string, string>;
+
+/** README.md's "## Configuration" section: test/config.test.ts holds its var table to the schema. */
+function readmeConfiguration(): string {
+  const readme = readFileSync('./README.md', 'utf8');
+  return /^## Configuration\s*$([\s\S]*?)(?=^## )/m.exec(readme)?.[1] ?? '';
 }
 
 const SECRETS = {
@@ -24,13 +27,15 @@ export default defineConfig(async () => ({
         bindings: {
           TEST_MIGRATIONS: await readD1Migrations('./migrations'),
           PRODUCTION_VARS: productionVars(),
+          README_CONFIGURATION: readmeConfiguration(),
           ...SECRETS,
           // Cheap KDF and a limiter that stays out of the way; tests that exercise either set their own.
           PASSWORD_SCRYPT_N: '1024',
           PASSWORD_SCRYPT_R: '1',
           PASSWORD_SCRYPT_P: '1',
           RATE_LIMIT_PER_MINUTE: '1000000',
-          WEBHOOK_ALLOW_HTTP_LOCALHOST: 'true',
+          // Webhook tests call a local receiver (below) at http://localhost.
+          OUTBOUND_ALLOW_LOOPBACK: 'true',
         },
         // Webhook tests: the Worker's outbound fetch() goes to a real local receiver (an auxiliary
         // worker) that records each call; tests read the record through WEBHOOK_RECEIVER.

@@ -2,7 +2,7 @@
 import { randomUUID } from 'node:crypto';
 import { join } from 'node:path';
 import { io } from 'socket.io-client';
-import { freePort, sleep, start, stop } from './lib/proc.mjs';
+import { freePort, sleep, start, stop } from '../scripts/lib/proc.mjs';
 
 /** Starts bench/socketio-server.mjs in its own process; resolves to { url, stop }. */
 export async function startSocketIo() {

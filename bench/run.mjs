@@ -1,5 +1,5 @@
 // `npm run bench`: every phase in one run, then a table on stdout and bench/RESULTS.md.
-// Not part of `npm test` or CI. Child processes are killed on exit or failure (lib/proc.mjs).
+// Not part of `npm test` or CI. Child processes are killed on exit or failure (scripts/lib/proc.mjs).
 // BENCH_PHASES=fanout (or any comma list of fanout, http, growth, size) runs only those phases
 // and writes bench/out/RESULTS-<phases>.md instead of RESULTS.md; see bench/README.md for
 // BENCH_ROUNDS, BENCH_VARIANTS and BENCH_SAVE_BUNDLE.

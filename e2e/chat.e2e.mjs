@@ -22,7 +22,7 @@ before(async () => {
 
 after(async () => {
   await browser?.close();
-  worker?.stop();
+  await worker?.stop();
 });
 
 async function signIn(page, email, password, action) {

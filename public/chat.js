@@ -3,7 +3,9 @@
 // with connection and message strings, and reconnect with replay after a drop.
 
 /** @typedef {{ access_token: string, refresh_token: string }} Tokens */
-/** @typedef {{ message_id: string, seq: number, sender_id: string, role: string, content: string, created_at: string, client_id: string | null }} Message */
+/** @typedef {import('../src/durable/protocol').ChatMessage} Message */
+/** @typedef {import('../src/durable/protocol').ServerFrame} ServerFrame */
+/** @typedef {import('../src/durable/protocol').ClientFrame} ClientFrame */
 
 const $ = (/** @type {string} */ id) => /** @type {HTMLElement} */ (document.getElementById(id));
 const TOKENS = 'agentedge.tokens';
@@ -168,24 +170,25 @@ class ChatRoom {
     if (room === this) $('status').textContent = text;
   }
 
-  /** @param {any} frame */
+  /** @param {ServerFrame} frame */
   onFrame(frame) {
     if (frame.type === 'ready') {
       this.attempt = 0;
       this.setStatus('Connected');
       for (const [clientId, content] of this.pending) void this.transmit(clientId, content);
     } else if (frame.type === 'message') this.render(frame.message);
-    else if (frame.type === 'messages') frame.messages.forEach((/** @type {Message} */ m) => this.render(m));
+    else if (frame.type === 'messages') frame.messages.forEach((m) => this.render(m));
     else if (frame.type === 'ack') {
-      this.pending.delete(frame.client_id);
+      if (frame.client_id !== null) this.pending.delete(frame.client_id);
       this.messageString = frame.next_message_string?.message_string ?? null;
     } else if (frame.type === 'error') {
+      const clientId = frame.client_id;
       if (frame.code === 'invalid_message_string' || frame.code === 'expired_message_string') {
         this.messageString = null;
-        const content = this.pending.get(frame.client_id);
-        if (content !== undefined) void this.transmit(frame.client_id, content);
+        const content = clientId === null ? undefined : this.pending.get(clientId);
+        if (clientId !== null && content !== undefined) void this.transmit(clientId, content);
       } else {
-        this.pending.delete(frame.client_id);
+        if (clientId !== null) this.pending.delete(clientId);
         this.setStatus(frame.msg);
       }
     }
@@ -218,10 +221,13 @@ class ChatRoom {
   }
 
   async transmit(/** @type {string} */ clientId, /** @type {string} */ content) {
-    if (!this.messageString) this.messageString = (await api('GET', `/chat/authorize/message?chat_id=${this.chatId}`)).message_string;
+    const messageString = this.messageString ?? (await api('GET', `/chat/authorize/message?chat_id=${this.chatId}`)).message_string;
+    this.messageString = messageString;
     const ws = this.ws;
     if (ws?.readyState !== WebSocket.OPEN) return; // sent again on the next "ready"
-    ws.send(JSON.stringify({ type: 'message', message_string: this.messageString, content, client_id: clientId }));
+    /** @type {ClientFrame} */
+    const frame = { type: 'message', message_string: messageString, content, client_id: clientId };
+    ws.send(JSON.stringify(frame));
     this.messageString = null; // single use: the ack carries the next one
   }
 

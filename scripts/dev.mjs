@@ -1,8 +1,12 @@
 // `npm run dev`: local secrets on first run, pending local D1 migrations, then `wrangler dev` on
-// 127.0.0.1:8787. Extra arguments pass through (`npm run dev -- --port 9000`).
-import { spawnSync } from 'node:child_process';
+// 127.0.0.1:8787, plus what wrangler does not do locally: it fires the cron triggers of
+// wrangler.toml on their schedule (through wrangler's /cdn-cgi/local/scheduled), so scheduled
+// processes and cleanup run as they would in production. Extra arguments pass through
+// (`npm run dev -- --port 9000`).
+import { spawn, spawnSync } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
-import { existsSync, writeFileSync } from 'node:fs';
+import { existsSync, readFileSync, writeFileSync } from 'node:fs';
+import { Cron } from 'croner';
 
 const args = process.argv.slice(2);
 if (!existsSync('.dev.vars')) {
@@ -11,11 +15,41 @@ if (!existsSync('.dev.vars')) {
   console.log('wrote .dev.vars with fresh local secrets');
 }
 
-const run = (cmd, argv) => {
-  const r = spawnSync(cmd, argv, { stdio: 'inherit', shell: process.platform === 'win32' });
-  if (r.status !== 0) process.exit(r.status ?? 1);
-};
+const shell = process.platform === 'win32';
+const migrate = spawnSync('wrangler', ['d1', 'migrations', 'apply', 'DB', '--local'], { stdio: 'inherit', shell });
+if (migrate.status !== 0) process.exit(migrate.status ?? 1);
 
-run('wrangler', ['d1', 'migrations', 'apply', 'DB', '--local']);
-const has = (flag) => args.some((a) => a === flag || a.startsWith(`${flag}=`));
-run('wrangler', ['dev', ...(has('--ip') ? [] : ['--ip', '127.0.0.1']), ...(has('--port') ? [] : ['--port', '8787']), ...args]);
+const flag = (name) => {
+  const i = args.findIndex((a) => a === name || a.startsWith(`${name}=`));
+  if (i < 0) return undefined;
+  return args[i].includes('=') ? args[i].split('=')[1] : args[i + 1];
+};
+const ip = flag('--ip') ?? '127.0.0.1';
+const port = flag('--port') ?? '8787';
+const dev = spawn('wrangler', ['dev', ...(flag('--ip') ? [] : ['--ip', ip]), ...(flag('--port') ? [] : ['--port', port]), ...args], {
+  stdio: 'inherit',
+  shell,
+});
+
+const crons = [...(/^crons\s*=\s*\[([^\]]*)\]/m.exec(readFileSync('wrangler.toml', 'utf8'))?.[1] ?? '').matchAll(/"([^"]+)"/g)].map((m) => m[1]);
+const host = ip === '0.0.0.0' ? '127.0.0.1' : ip;
+const jobs = crons.map(
+  (cron) =>
+    new Cron(cron, { timezone: 'UTC' }, async () => {
+      try {
+        const res = await fetch(`http://${host}:${port}/cdn-cgi/local/scheduled?cron=${encodeURIComponent(cron)}`);
+        if (res.ok) console.log(`[dev] ${new Date().toISOString().slice(11, 19)} cron "${cron}" fired`);
+        else console.error(`[dev] cron "${cron}": HTTP ${res.status}`);
+      } catch (err) {
+        console.error(`[dev] cron "${cron}" not fired: ${err.message}`);
+      }
+    }),
+);
+if (crons.length) console.log(`[dev] firing the cron trigger${crons.length > 1 ? 's' : ''} ${crons.join(', ')} (UTC) as production does`);
+
+const quit = (code) => {
+  for (const job of jobs) job.stop();
+  process.exit(code);
+};
+dev.on('exit', (code) => quit(code ?? 0));
+for (const signal of ['SIGINT', 'SIGTERM']) process.on(signal, () => dev.kill(signal));

@@ -15,7 +15,7 @@ import { authRoutes } from './auth/routes';
 import { chatRoutes } from './chats/routes';
 import { docsRoutes } from './system/docs';
 import { fileRoutes } from './files/routes';
-import { healthRoutes } from './system/health';
+import { healthRoutes, requireValidConfig } from './system/health';
 import { processRoutes } from './processes/routes';
 import { taskRoutes } from './tasks/routes';
 import { userRoutes } from './users/routes';
@@ -29,6 +29,7 @@ const withDb = createMiddleware<AppEnv>(async (c, next) => {
 export const app = createRouter();
 
 app.use('*', requestId);
+app.use('*', requireValidConfig);
 // Credentials are allowed only for the origins in CORS_ORIGINS; never `*` with credentials.
 app.use(
   '*',

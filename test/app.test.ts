@@ -75,7 +75,7 @@ describe('GET /health', () => {
   it('reports every binding', async () => {
     const res = await call('GET', '/health');
     expect(res.status).toBe(200);
-    expect(res.json).toEqual({ status: 'ok', checks: { d1: { ok: true }, kv: { ok: true }, r2: { ok: true } } });
+    expect(res.json).toEqual({ status: 'ok', checks: { d1: { ok: true }, kv: { ok: true }, r2: { ok: true }, config: { ok: true } } });
   });
 
   it.each(['DB', 'SESSIONS', 'BUCKET'] as const)('answers 503 when %s fails (fault injection)', async (binding) => {

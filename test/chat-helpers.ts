@@ -1,6 +1,7 @@
 import { exports } from 'cloudflare:workers';
 import { expect } from 'vitest';
-import { BASE, call, type Json, newUser, type TestUser } from './helpers';
+import type { AckFrame, ClientFrame, ErrorFrame, MessageFrame, ReadyFrame, ServerFrame } from '../src/durable/protocol';
+import { BASE, call, newUser, type TestUser } from './helpers';
 
 /** A user with a workspace and a chat in it. */
 export async function chatOwner(prefix = 'chat') {
@@ -24,16 +25,18 @@ export async function messageString(user: TestUser, chatId: string): Promise<str
   return res.json.message_string;
 }
 
+type Frame<T extends ServerFrame['type']> = Extract<ServerFrame, { type: T }>;
+
 /** The client end of a chat socket: frames queue up and `next()` takes them in order. */
 export class ChatClient {
-  private frames: Json[] = [];
-  private waiters: ((f: Json) => void)[] = [];
+  private frames: ServerFrame[] = [];
+  private waiters: ((f: ServerFrame) => void)[] = [];
   readonly closed: Promise<{ code: number; reason: string }>;
 
   constructor(readonly ws: WebSocket) {
     ws.accept();
     ws.addEventListener('message', (e) => {
-      const frame = JSON.parse(e.data as string);
+      const frame = JSON.parse(e.data as string) as ServerFrame;
       const waiter = this.waiters.shift();
       if (waiter) waiter(frame);
       else this.frames.push(frame);
@@ -42,7 +45,7 @@ export class ChatClient {
   }
 
   /** The next frame; fails the test if none comes within `ms` (a guard, not a wait for time to pass). */
-  next(ms = 3000): Promise<Json> {
+  next(ms = 3000): Promise<ServerFrame> {
     const queued = this.frames.shift();
     if (queued) return Promise.resolve(queued);
     return new Promise((resolve, reject) => {
@@ -54,16 +57,41 @@ export class ChatClient {
     });
   }
 
-  send(frame: unknown) {
+  /** The next frame, which must be of this type. */
+  async take<T extends ServerFrame['type']>(type: T): Promise<Frame<T>> {
+    const frame = await this.next();
+    expect(frame.type, JSON.stringify(frame)).toBe(type);
+    return frame as Frame<T>;
+  }
+
+  /** A frame as a client should send it, or (to test refusals) anything at all. */
+  send(frame: ClientFrame | string | Record<string, unknown>) {
     this.ws.send(typeof frame === 'string' ? frame : JSON.stringify(frame));
   }
 
   /** Sends a message frame and returns the frames the sender gets back (message + ack, or error). */
-  async message(messageString: string, content: string, clientId?: string) {
+  async message(messageString: string, content: string, clientId?: string): Promise<{ first: ServerFrame; ack: AckFrame | ErrorFrame }> {
     this.send({ type: 'message', message_string: messageString, content, client_id: clientId });
     const first = await this.next();
     if (first.type === 'error' || first.type === 'ack') return { first, ack: first };
-    return { first, ack: await this.next() };
+    const ack = await this.next();
+    if (ack.type !== 'error' && ack.type !== 'ack') throw new Error(`expected an ack or an error, got ${JSON.stringify(ack)}`);
+    return { first, ack };
+  }
+
+  /** Sends a message frame that must be accepted: its broadcast (single mode) and its ack. */
+  async accepted(messageString: string, content: string, clientId?: string): Promise<{ first: MessageFrame; ack: AckFrame }> {
+    const { first, ack } = await this.message(messageString, content, clientId);
+    expect(ack.type, JSON.stringify(ack)).toBe('ack');
+    expect(first.type).toBe('message');
+    return { first: first as MessageFrame, ack: ack as AckFrame };
+  }
+
+  /** Sends a message frame that must be refused: the error frame. */
+  async refused(messageString: string, content: string, clientId?: string): Promise<ErrorFrame> {
+    const { ack } = await this.message(messageString, content, clientId);
+    expect(ack.type, JSON.stringify(ack)).toBe('error');
+    return ack as ErrorFrame;
   }
 
   get pending() {
@@ -91,7 +119,6 @@ export async function connect(user: TestUser, chatId: string, query = '') {
   const res = await openSocket(`/chat/ws?chat_id=${chatId}&connection_string=${encodeURIComponent(cs)}${query}`);
   expect(res.status).toBe(101);
   const client = new ChatClient(res.webSocket!);
-  const ready = await client.next();
-  expect(ready.type).toBe('ready');
+  const ready: ReadyFrame = await client.take('ready');
   return { client, ready };
 }

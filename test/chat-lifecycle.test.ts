@@ -3,15 +3,13 @@ import { env } from 'cloudflare:workers';
 import { describe, expect, it } from 'vitest';
 import { postToChat } from '../src/chats/room';
 import type { ChatRoom } from '../src/durable/chat-room';
-import { call, expectError, type Json, withVars } from './helpers';
-import { chatOwner, connect, connectionString, messageString, openSocket } from './chat-helpers';
+import { call, expectError, withVars } from './helpers';
+import { ChatClient, chatOwner, connect, connectionString, messageString, openSocket } from './chat-helpers';
 
 const stubOf = (chatId: string) => env.CHAT_ROOM.get(env.CHAT_ROOM.idFromName(chatId));
 
-async function send(client: Awaited<ReturnType<typeof connect>>['client'], ms: string, content: string) {
-  const { ack } = await client.message(ms, content);
-  expect(ack.type).toBe('ack');
-  return ack as Json;
+async function send(client: ChatClient, ms: string, content: string) {
+  return (await client.accepted(ms, content)).ack;
 }
 
 describe('replay and eviction', () => {
@@ -23,7 +21,7 @@ describe('replay and eviction', () => {
     const b = await connect(user, chatId, '&after_seq=1');
     expect(b.ready.last_seq).toBe(3);
     await send(a.client, ms, 'four');
-    const seen = [await b.client.next(), await b.client.next(), await b.client.next()];
+    const seen = [await b.client.take('message'), await b.client.take('message'), await b.client.take('message')];
     expect(seen.map((f) => [f.type, f.message.seq, f.message.content])).toEqual([
       ['message', 2, 'two'],
       ['message', 3, 'three'],
@@ -45,7 +43,7 @@ describe('replay and eviction', () => {
     await evictDurableObject(stubOf(chatId));
     const b = await connect(user, chatId, '&after_seq=0');
     expect(b.ready.last_seq).toBe(2);
-    const replay = [await b.client.next(), await b.client.next()];
+    const replay = [await b.client.take('message'), await b.client.take('message')];
     expect(replay.map((f) => [f.message.seq, f.message.content, f.message.sender_id])).toEqual([
       [1, 'before', user.userId],
       [2, 'after', user.userId],
@@ -67,13 +65,14 @@ describe('deletion', () => {
     expect(ws.status).toBe(404);
     // The object itself refuses everything, even when reached directly.
     const stub = stubOf(chatId);
-    expect(await stub.issue(chatId, 'connection', user.userId, 'any')).toBeNull();
-    expect(await stub.history(0, 10)).toBeNull();
-    expect(await stub.post(chatId, { senderId: 'agent', role: 'agent', content: 'hi' })).toEqual({ error: 'chat_not_found' });
+    const gone = { ok: false, code: 'chat_not_found', msg: 'Chat not found' };
+    expect(await stub.issue(chatId, 'connection', user.userId, 'any')).toEqual(gone);
+    expect(await stub.history(0, 10)).toEqual(gone);
+    expect(await stub.post(chatId, { senderId: 'agent', role: 'agent', content: 'hi' })).toEqual(gone);
     const direct = await stub.fetch(new Request(`http://do/?connection_string=${spare}`, { headers: { upgrade: 'websocket' } }));
     expect(direct.status).toBe(404);
     expect(await direct.json()).toMatchObject({ code: 'chat_not_found' });
-    await expect(postToChat(env, chatId, { senderId: 'agent', role: 'agent', content: 'hi' })).rejects.toThrow('Chat not found');
+    expect(await postToChat(env, chatId, { senderId: 'agent', role: 'agent', content: 'hi' })).toEqual(gone);
     // A fresh instance (constructor after the tombstone) must not recreate the tables.
     await evictDurableObject(stubOf(chatId));
     const storage = await runInDurableObject(stubOf(chatId), (_o: ChatRoom, state) => ({
@@ -91,7 +90,7 @@ describe('deletion', () => {
     const a = await connect(user, chatId);
     expect((await call('DELETE', `/workspace/${workspaceId}`, { token: user.token })).status).toBe(200);
     expect((await a.client.closed).code).toBe(4404);
-    expect((await stubOf(chatId).history(0, 1))).toBeNull();
+    expect(await stubOf(chatId).history(0, 1)).toMatchObject({ ok: false, code: 'chat_not_found' });
   });
 });
 
@@ -157,10 +156,18 @@ describe('postToChat', () => {
     const a = await connect(user, chatId);
     await send(a.client, await messageString(user, chatId), 'from the user');
     const posted = await postToChat(env, chatId, { senderId: 'process-1', role: 'agent', content: 'from an agent' });
+    if (!posted.ok) throw new Error(posted.msg);
     expect(posted.seq).toBe(2);
-    expect((await a.client.next()).message).toMatchObject({ message_id: posted.message_id, seq: 2, role: 'agent', sender_id: 'process-1' });
-    await expect(postToChat(env, chatId, { senderId: 's', role: 'system', content: ' ' })).rejects.toThrow('invalid_content');
-    await expect(postToChat(env, 'no-such-chat', { senderId: 's', role: 'system', content: 'x' })).rejects.toThrow('Chat not found');
+    expect((await a.client.take('message')).message).toMatchObject({ message_id: posted.message_id, seq: 2, role: 'agent', sender_id: 'process-1' });
+    expect(await postToChat(env, chatId, { senderId: 's', role: 'system', content: ' ' })).toMatchObject({ ok: false, code: 'invalid_content' });
+    await withVars({ MESSAGE_MAX_BYTES: '4' }, async () => {
+      expect(await postToChat(env, chatId, { senderId: 's', role: 'system', content: 'ééé' })).toEqual({
+        ok: false,
+        code: 'invalid_content',
+        msg: 'Content must be non-empty and at most 4 bytes',
+      });
+    });
+    expect(await postToChat(env, 'no-such-chat', { senderId: 's', role: 'system', content: 'x' })).toMatchObject({ ok: false, code: 'chat_not_found' });
     a.client.close();
   });
 });

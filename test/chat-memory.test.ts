@@ -25,7 +25,7 @@ describe('in-memory socket lists', () => {
     const a = await connect(user, chatId);
     const b = await connect(user, chatId, '&batch=1');
     let ms = await messageString(user, chatId);
-    ms = (await a.client.message(ms, 'one')).ack.next_message_string.message_string;
+    ms = (await a.client.accepted(ms, 'one')).ack.next_message_string.message_string;
     expect(await b.client.next()).toMatchObject({ type: 'messages', messages: [{ seq: 1 }] });
     const c = await connect(user, chatId); // joins lists that already exist
     expect(await lists(chatId)).toEqual({ built: true, batch: 1, single: 2, runtime: { batch: 1, single: 2 } });
@@ -35,7 +35,7 @@ describe('in-memory socket lists', () => {
 
     await evictDurableObject(stubOf(chatId));
     expect((await lists(chatId)).built).toBe(false);
-    const second = await a.client.message(ms, 'two');
+    const second = await a.client.accepted(ms, 'two');
     expect(second.first.message.seq).toBe(2);
     expect(await b.client.next()).toMatchObject({ type: 'messages', messages: [{ seq: 2, content: 'two' }] });
     expect(await lists(chatId)).toEqual({ built: true, batch: 1, single: 1, runtime: { batch: 1, single: 1 } });
@@ -51,9 +51,9 @@ describe('in-memory socket lists', () => {
     const ms = await messageString(user, chatId);
     await a.client.message(ms, 'one');
     const late = await connect(user, chatId, '&batch=1&after_seq=0');
-    const replay = (await late.client.next()) as Json;
-    expect(replay.messages.map((m: Json) => m.seq)).toEqual([1]);
-    expect((await first.client.next()).messages.map((m: Json) => m.seq)).toEqual([1]);
+    const replay = await late.client.take('messages');
+    expect(replay.messages.map((m) => m.seq)).toEqual([1]);
+    expect((await first.client.take('messages')).messages.map((m) => m.seq)).toEqual([1]);
     expect(late.client.pending).toBe(0);
     for (const c of [a, first, late]) c.client.close();
   });
@@ -65,12 +65,12 @@ describe('what a message frame reads from memory stays what SQLite says', () => 
     const { client } = await connect(user, chatId);
     await withVars({ MESSAGE_RATE_LIMIT: '2', MESSAGE_RATE_WINDOW_SECONDS: '30' }, async () => {
       let ms = await messageString(user, chatId);
-      for (const content of ['1', '2']) ms = (await client.message(ms, content)).ack.next_message_string.message_string;
+      for (const content of ['1', '2']) ms = (await client.accepted(ms, content)).ack.next_message_string.message_string;
       await evictDurableObject(stubOf(chatId));
       expect((await client.message(ms, '3')).ack).toMatchObject({ type: 'error', code: 'rate_limited' });
       // A system post does not count against the user, and takes the next seq.
-      expect((await stubOf(chatId).post(chatId, { senderId: 'sys', role: 'system', content: 'note' }))).toMatchObject({ seq: 3 });
-      expect((await client.next()).message).toMatchObject({ seq: 3, role: 'system' });
+      expect(await stubOf(chatId).post(chatId, { senderId: 'sys', role: 'system', content: 'note' })).toMatchObject({ ok: true, seq: 3 });
+      expect((await client.take('message')).message).toMatchObject({ seq: 3, role: 'system' });
       await withVars({ MESSAGE_RATE_LIMIT: '3' }, async () => {
         expect((await client.message(ms, '3')).ack).toMatchObject({ type: 'ack', seq: 4 });
       });
@@ -81,18 +81,18 @@ describe('what a message frame reads from memory stays what SQLite says', () => 
   it('a resent client_id is answered even when its content or the rate would refuse a new message', async () => {
     const { user, chatId } = await chatOwner();
     const { client } = await connect(user, chatId);
-    const first = (await client.message(await messageString(user, chatId), 'original', 'same')).ack;
+    const first = (await client.accepted(await messageString(user, chatId), 'original', 'same')).ack;
     let ms = first.next_message_string.message_string;
     client.send({ type: 'message', message_string: ms, content: '  ', client_id: 'same' });
-    const again = await client.next();
+    const again = await client.take('ack');
     expect(again).toMatchObject({ type: 'ack', seq: 1, message_id: first.message_id, duplicate: true });
     ms = again.next_message_string.message_string;
     await withVars({ MESSAGE_RATE_LIMIT: '1', MESSAGE_RATE_WINDOW_SECONDS: '30' }, async () => {
       client.send({ type: 'message', message_string: ms, content: 'original', client_id: 'same' });
-      const third = await client.next();
+      const third = await client.take('ack');
       expect(third).toMatchObject({ type: 'ack', seq: 1, duplicate: true });
       // A new client_id is limited, and its string stays usable once the limit allows.
-      const limited = (await client.message(third.next_message_string.message_string, 'new', 'other')).ack;
+      const limited = await client.refused(third.next_message_string.message_string, 'new', 'other');
       expect(limited).toMatchObject({ type: 'error', code: 'rate_limited', client_id: 'other' });
       await withVars({ MESSAGE_RATE_LIMIT: '2' }, async () => {
         expect((await client.message(third.next_message_string.message_string, 'new', 'other')).ack).toMatchObject({ type: 'ack', seq: 2 });

@@ -56,7 +56,7 @@ describe('chat frames', () => {
     const a = await connect(user, chatId);
     expect(a.ready).toEqual({ type: 'ready', chat_id: chatId, user_id: user.userId, last_seq: 0 });
     const b = await connect(user, chatId);
-    const sent = await a.client.message(await messageString(user, chatId), 'héllo 👋', 'c-1');
+    const sent = await a.client.accepted(await messageString(user, chatId), 'héllo 👋', 'c-1');
     expect(sent.first).toEqual({
       type: 'message',
       message: {
@@ -75,9 +75,9 @@ describe('chat frames', () => {
     expect(sent.ack.next_message_string.expires_at - sent.ack.next_message_string.created_at).toBe(60);
     expect(await b.client.next()).toEqual(sent.first);
     // The next string chains without HTTP.
-    const second = await a.client.message(sent.ack.next_message_string.message_string, 'again');
+    const second = await a.client.accepted(sent.ack.next_message_string.message_string, 'again');
     expect(second.ack.seq).toBe(2);
-    expect((await b.client.next()).message.seq).toBe(2);
+    expect((await b.client.take('message')).message.seq).toBe(2);
     expect(b.client.pending).toBe(0);
     a.client.close();
     b.client.close();
@@ -98,9 +98,9 @@ describe('chat frames', () => {
     const a = await connect(user, chatId);
     const b = await connect(user, chatId);
     const ms = await messageString(user, chatId);
-    const refuse = async (frame: unknown, code: string, clientId: string | null = null) => {
+    const refuse = async (frame: string | Record<string, unknown>, code: string, clientId: string | null = null) => {
       a.client.send(frame);
-      const err = await a.client.next();
+      const err = await a.client.take('error');
       expect(err).toMatchObject({ type: 'error', code, client_id: clientId });
       expect(typeof err.msg).toBe('string');
     };
@@ -114,13 +114,13 @@ describe('chat frames', () => {
     await refuse({ type: 'message', content: 'x' }, 'invalid_message_string');
     await withVars({ MESSAGE_MAX_BYTES: '4' }, async () => {
       await refuse({ type: 'message', message_string: ms, content: 'ééé' }, 'content_too_large'); // 6 bytes, 3 chars
-      const ok = await a.client.message(ms, 'éé'); // exactly 4 bytes, with the same string
+      const ok = await a.client.accepted(ms, 'éé'); // exactly 4 bytes, with the same string
       expect(ok.ack.seq).toBe(1);
     });
     a.client.ws.send(new Uint8Array([1, 2, 3]));
-    expect((await a.client.next()).code).toBe('invalid_frame');
+    expect((await a.client.take('error')).code).toBe('invalid_frame');
     // b saw only the one accepted message.
-    expect((await b.client.next()).message).toMatchObject({ seq: 1, content: 'éé' });
+    expect((await b.client.take('message')).message).toMatchObject({ seq: 1, content: 'éé' });
     expect(b.client.pending).toBe(0);
     const history = await call('GET', `/chat/messages?chat_id=${chatId}`, { token: user.token });
     expect(history.json.messages.map((m: Json) => m.content)).toEqual(['éé']);
@@ -138,13 +138,13 @@ describe('chat frames', () => {
     const expired = await withVars({ MESSAGE_STRING_TTL_SECONDS: '0' }, () => messageString(user, chatId));
     expect((await client.message(expired, 'late')).ack).toMatchObject({ type: 'error', code: 'expired_message_string' });
     const foreignChat = await messageString(other.user, other.chatId);
-    expect((await client.message(foreignChat, 'x')).ack.code).toBe('invalid_message_string');
+    expect((await client.refused(foreignChat, 'x')).code).toBe('invalid_message_string');
     // Same user, another login: its message strings do not work on this session's socket.
     const login = await call('POST', '/auth/login', { body: { email: user.email, password: user.password } });
     const otherSession = await messageString({ ...user, token: login.json.access_token }, chatId);
-    expect((await client.message(otherSession, 'x')).ack.code).toBe('invalid_message_string');
+    expect((await client.refused(otherSession, 'x')).code).toBe('invalid_message_string');
     const cs = await connectionString(user, chatId);
-    expect((await client.message(cs, 'x')).ack.code).toBe('invalid_message_string');
+    expect((await client.refused(cs, 'x')).code).toBe('invalid_message_string');
     client.close();
   });
 
@@ -152,15 +152,15 @@ describe('chat frames', () => {
     const { user, chatId } = await chatOwner();
     const a = await connect(user, chatId);
     const b = await connect(user, chatId);
-    const first = await a.client.message(await messageString(user, chatId), 'once', 'dup-1');
-    expect((await b.client.next()).message.seq).toBe(1);
+    const first = await a.client.accepted(await messageString(user, chatId), 'once', 'dup-1');
+    expect((await b.client.take('message')).message.seq).toBe(1);
     a.client.send({ type: 'message', message_string: first.ack.next_message_string.message_string, content: 'once', client_id: 'dup-1' });
-    const again = await a.client.next();
+    const again = await a.client.take('ack');
     expect(again).toMatchObject({ type: 'ack', client_id: 'dup-1', message_id: first.ack.message_id, seq: 1, duplicate: true });
     // The resend consumed its string and got a fresh one; the next message is seq 2.
-    const next = await a.client.message(again.next_message_string.message_string, 'then', 'dup-2');
+    const next = await a.client.accepted(again.next_message_string.message_string, 'then', 'dup-2');
     expect(next.ack.seq).toBe(2);
-    expect((await b.client.next()).message).toMatchObject({ seq: 2, content: 'then' });
+    expect((await b.client.take('message')).message).toMatchObject({ seq: 2, content: 'then' });
     const history = await call('GET', `/chat/messages?chat_id=${chatId}`, { token: user.token });
     expect(history.json.messages.map((m: Json) => m.client_id)).toEqual(['dup-1', 'dup-2']);
     a.client.close();
@@ -172,8 +172,8 @@ describe('chat frames', () => {
     const { client } = await connect(user, chatId);
     await withVars({ MESSAGE_RATE_LIMIT: '2', MESSAGE_RATE_WINDOW_SECONDS: '30' }, async () => {
       let ms = await messageString(user, chatId);
-      for (const content of ['1', '2']) ms = (await client.message(ms, content)).ack.next_message_string.message_string;
-      const limited = (await client.message(ms, '3', 'r3')).ack;
+      for (const content of ['1', '2']) ms = (await client.accepted(ms, content)).ack.next_message_string.message_string;
+      const limited = await client.refused(ms, '3', 'r3');
       expect(limited).toMatchObject({ type: 'error', code: 'rate_limited', client_id: 'r3' });
       expect(limited.retry_after).toBeGreaterThanOrEqual(1);
       expect(limited.retry_after).toBeLessThanOrEqual(30);
@@ -190,7 +190,7 @@ describe('history', () => {
     const { user, chatId } = await chatOwner();
     const { client } = await connect(user, chatId);
     let ms = await messageString(user, chatId);
-    for (let i = 1; i <= 5; i++) ms = (await client.message(ms, `m${i}`)).ack.next_message_string.message_string;
+    for (let i = 1; i <= 5; i++) ms = (await client.accepted(ms, `m${i}`)).ack.next_message_string.message_string;
     const p1 = await call('GET', `/chat/messages?chat_id=${chatId}&limit=2`, { token: user.token });
     expect(p1.json.messages.map((m: Json) => m.seq)).toEqual([1, 2]);
     expect(p1.json).toMatchObject({ next_after_seq: 2, last_seq: 5 });

@@ -1,5 +1,6 @@
 import { describe, expect, it } from 'vitest';
-import { call, type Json, withVars } from './helpers';
+import type { ChatMessage } from '../src/durable/protocol';
+import { call, withVars } from './helpers';
 import { ChatClient, chatOwner, connect, messageString } from './chat-helpers';
 
 const N = 200;
@@ -7,7 +8,7 @@ const noLimit = { MESSAGE_RATE_LIMIT: '100000', RATE_LIMIT_PER_MINUTE: '1000000'
 
 /** Reads frames until `count` messages (single or batched) have arrived. */
 async function collect(client: ChatClient, count: number) {
-  const messages: Json[] = [];
+  const messages: ChatMessage[] = [];
   let frames = 0;
   while (messages.length < count) {
     const f = await client.next();
@@ -27,7 +28,7 @@ describe('throughput in one chat (logged; the README quotes it)', () => {
       const listeners = await Promise.all([1, 2, 3].map(() => connect(user, chatId)));
       let ms = await messageString(user, chatId);
       const started = performance.now();
-      for (let i = 0; i < N; i++) ms = (await sender.client.message(ms, `m${i}`)).ack.next_message_string.message_string;
+      for (let i = 0; i < N; i++) ms = (await sender.client.accepted(ms, `m${i}`)).ack.next_message_string.message_string;
       const elapsed = performance.now() - started;
       for (const l of listeners) {
         const { messages } = await collect(l.client, N);
@@ -69,11 +70,10 @@ describe('batch=1', () => {
     const { user, chatId } = await chatOwner();
     const a = await connect(user, chatId);
     let ms = await messageString(user, chatId);
-    for (const c of ['a', 'b']) ms = (await a.client.message(ms, c)).ack.next_message_string.message_string;
+    for (const c of ['a', 'b']) ms = (await a.client.accepted(ms, c)).ack.next_message_string.message_string;
     const b = await connect(user, chatId, '&batch=1&after_seq=0');
-    const replay = await b.client.next();
-    expect(replay.type).toBe('messages');
-    expect(replay.messages.map((m: Json) => m.content)).toEqual(['a', 'b']);
+    const replay = await b.client.take('messages');
+    expect(replay.messages.map((m) => m.content)).toEqual(['a', 'b']);
     await a.client.message(ms, 'c');
     expect(await b.client.next()).toMatchObject({ type: 'messages', messages: [{ seq: 3, content: 'c' }] });
     a.client.close();

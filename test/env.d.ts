@@ -6,6 +6,8 @@ declare global {
       TEST_MIGRATIONS: D1Migration[];
       /** The [vars] of wrangler.toml as deployed, before the test overrides (see vitest.config.ts). */
       PRODUCTION_VARS: Record<string, string>;
+      /** README.md's "## Configuration" section (see vitest.config.ts). */
+      README_CONFIGURATION: string;
     }
   }
 }

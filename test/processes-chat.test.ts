@@ -18,7 +18,7 @@ describe('post_message action', () => {
 
       const run = await call('POST', `/processes/${id}/execute`, { token: user.token });
       expect(run.json.execution.status).toBe('success');
-      const frame = await client.next();
+      const frame = await client.take('message');
       expect(frame).toMatchObject({
         type: 'message',
         message: { chat_id: chatId, role: 'system', sender_id: id, content: 'Stand-up in 5 minutes' },
@@ -27,7 +27,7 @@ describe('post_message action', () => {
 
       await env.DB.prepare('UPDATE processes SET next_run_at = ? WHERE id = ?').bind(Date.now() - 1000, id).run();
       expect((await runDueProcesses(env)).succeeded).toBe(1);
-      const second = await client.next();
+      const second = await client.take('message');
       expect(second.message).toMatchObject({ role: 'system', content: 'Stand-up in 5 minutes' });
       expect(second.message.seq).toBe(frame.message.seq + 1);
 

@@ -93,7 +93,7 @@ describe('POST /processes', () => {
 
   it('refuses unsafe webhook URLs with 400', async () => {
     const u = await newUser();
-    for (const url of ['http://hooks.example.com/x', 'https://10.0.0.1/x', 'https://[::1]/x', 'https://metadata.internal/x', 'https://printer.local/', 'https://intranet/', 'ftp://hooks.example.com/', 'not a url']) {
+    for (const url of ['http://hooks.example.com/x', 'https://10.0.0.1/x', 'https://[::ffff:127.0.0.1]/x', 'https://metadata.internal/x', 'https://printer.local/', 'https://intranet/', 'ftp://hooks.example.com/', 'not a url']) {
       const res = await create(u, { action: { type: 'webhook', url } });
       expectError(res, 400);
       expect(res.json.code).toBe('invalid_webhook_url');

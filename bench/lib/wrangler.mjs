@@ -3,7 +3,7 @@
 import { randomBytes } from 'node:crypto';
 import { createWriteStream, mkdirSync, rmSync } from 'node:fs';
 import { join, resolve } from 'node:path';
-import { freePort, run, sleep, start, stop } from './proc.mjs';
+import { freePort, run, sleep, start, stop } from '../../scripts/lib/proc.mjs';
 
 export const ROOT = resolve(import.meta.dirname, '../..');
 export const OUT = join(ROOT, 'bench/out');

@@ -67,13 +67,13 @@ export async function upsertAgent(db: Db, a: Install): Promise<void> {
     });
 }
 
-/** Foreign keys take the agent out of every workspace and unlink its tasks. */
-export async function deleteUserAgent(db: Db, userId: string, agentId: string): Promise<boolean> {
+/** Foreign keys take the agent out of every workspace and unlink its tasks. Returns what went, or null. */
+export async function deleteUserAgent(db: Db, userId: string, agentId: string): Promise<{ id: string; userId: string } | null> {
   const rows = await db
     .delete(agents)
     .where(and(eq(agents.id, agentId), eq(agents.userId, userId)))
-    .returning({ id: agents.id });
-  return rows.length > 0;
+    .returning({ id: agents.id, userId: agents.userId });
+  return rows[0] ?? null;
 }
 
 export async function addWorkspaceAgent(db: Db, workspaceId: string, agentId: string, now: number) {

@@ -1,7 +1,7 @@
 import { createMiddleware } from 'hono/factory';
 import { authErrors } from '../lib/errors';
 import type { AppEnv } from '../lib/types';
-import { sessionIsLive } from './sessions';
+import { sessionIsLive } from '../lib/live-sessions';
 import { verifyAccessToken } from './tokens';
 
 /**

@@ -1,3 +1,8 @@
+/**
+ * The one scheduled entry point (wrangler.toml's cron trigger, every minute). Each job is one
+ * function of `(env)`, idempotent, from the area that owns its data; every job runs even when
+ * another fails.
+ */
 import { getDb } from '../db/client';
 import { purgeExpiredSessions } from '../auth/queries';
 import { purgeLoginAttempts } from '../users/queries';
@@ -7,23 +12,22 @@ import { runDueProcesses } from '../processes/cron';
 
 const DAY = 24 * 3600 * 1000;
 
-/** Purges expired refresh tokens, sessions and login windows. Idempotent. */
-export async function purgeExpired(env: Env) {
-  const db = getDb(env);
-  const now = Date.now();
-  await purgeExpiredSessions(db, now, DAY);
-  await purgeLoginAttempts(db, now, config(env).loginWindow * 1000);
-}
+// src/auth and src/users export their purges as queries taking `db`; these adapt them to jobs.
+/** Expired refresh tokens and sessions, and sessions revoked more than a day ago. */
+const purgeSessions = (env: Env) => purgeExpiredSessions(getDb(env), Date.now(), DAY);
+/** Login-attempt windows that have ended. */
+const purgeLogins = (env: Env) => purgeLoginAttempts(getDb(env), Date.now(), config(env).loginWindow * 1000);
 
-/** The cron trigger (every minute): each job runs even when another fails. */
+const JOBS: [name: string, job: (env: Env) => Promise<unknown>][] = [
+  ['purge-sessions', purgeSessions],
+  ['purge-login-attempts', purgeLogins],
+  ['cleanup-jobs', (env) => runCleanupJobs(env)],
+  ['processes', runDueProcesses],
+];
+
 export async function scheduled(_controller: ScheduledController, env: Env, _ctx: ExecutionContext) {
-  const jobs: [string, () => Promise<unknown>][] = [
-    ['purge-expired', () => purgeExpired(env)],
-    ['cleanup-jobs', () => runCleanupJobs(env)],
-    ['processes', () => runDueProcesses(env)],
-  ];
-  const results = await Promise.allSettled(jobs.map(([, run]) => run()));
+  const results = await Promise.allSettled(JOBS.map(([, job]) => job(env)));
   results.forEach((r, i) => {
-    if (r.status === 'rejected') console.error(JSON.stringify({ msg: 'cron job failed', job: jobs[i][0], error: String(r.reason) }));
+    if (r.status === 'rejected') console.error(JSON.stringify({ msg: 'cron job failed', job: JOBS[i][0], error: String(r.reason) }));
   });
 }

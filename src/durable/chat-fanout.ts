@@ -1,4 +1,5 @@
 import * as store from './chat-store';
+import { type ChatMessage, encodeMessageFrame, encodeMessagesFrame } from './protocol';
 
 /** Socket tags: per session (to close a revoked session's sockets) and per delivery mode. */
 export const sessionTag = (sessionId: string) => `session:${sessionId}`;
@@ -7,10 +8,6 @@ export const modeTag = (batch: boolean) => (batch ? 'mode:batch' : 'mode:single'
 const REPLAY_PAGE = 500;
 /** At most this many messages in one `messages` frame (32 KiB each: well under the frame limit). */
 const BATCH_MAX = 100;
-
-/** Frames built from messages already serialized once (JSON.stringify of the whole frame gives the same text). */
-const messageFrame = (json: string) => `{"type":"message","message":${json}}`;
-const messagesFrame = (jsons: string[]) => `{"type":"messages","messages":[${jsons.join(',')}]}`;
 
 /**
  * Delivery to the chat's sockets: one `message` frame each, or, for sockets that opted in with
@@ -53,6 +50,21 @@ export class Fanout {
     this.lists?.single.delete(ws);
   }
 
+  /** Closes sockets with one of protocol.ts's close codes; returns how many were still open. */
+  close(sockets: WebSocket[], how: { code: number; reason: string }): number {
+    let closed = 0;
+    for (const ws of sockets) {
+      this.removed(ws);
+      try {
+        ws.close(how.code, how.reason);
+        closed++;
+      } catch {
+        // Already closing.
+      }
+    }
+    return closed;
+  }
+
   private sendTo(sockets: Set<WebSocket>, frame: string) {
     for (const ws of sockets) {
       try {
@@ -64,10 +76,10 @@ export class Fanout {
     }
   }
 
-  broadcast(message: store.MessageJson) {
+  broadcast(message: ChatMessage) {
     const { batch, single } = this.sockets();
     const json = JSON.stringify(message);
-    if (single.size > 0) this.sendTo(single, messageFrame(json));
+    if (single.size > 0) this.sendTo(single, encodeMessageFrame(json));
     if (batch.size === 0) return;
     this.pending.push(json);
     if (this.pending.length >= BATCH_MAX) this.flush();
@@ -79,7 +91,7 @@ export class Fanout {
     if (this.timer !== undefined) clearTimeout(this.timer);
     this.timer = undefined;
     if (this.pending.length === 0) return;
-    const frame = messagesFrame(this.pending);
+    const frame = encodeMessagesFrame(this.pending);
     this.pending = [];
     this.sendTo(this.sockets().batch, frame);
   }
@@ -90,8 +102,8 @@ export class Fanout {
       const rows = store.messagesAfter(sql, from, batch ? BATCH_MAX : REPLAY_PAGE);
       if (rows.length === 0) return;
       const jsons = rows.map((m) => JSON.stringify(store.messageJson(chatId, m)));
-      if (batch) ws.send(messagesFrame(jsons));
-      else for (const json of jsons) ws.send(messageFrame(json));
+      if (batch) ws.send(encodeMessagesFrame(jsons));
+      else for (const json of jsons) ws.send(encodeMessageFrame(json));
       from = rows[rows.length - 1].seq;
     }
   }

@@ -1,7 +1,20 @@
 import type { Config } from '../lib/config';
+import type { ErrorCode } from '../lib/errors';
 import { newId } from '../lib/ids';
-import { epochSeconds } from '../lib/time';
 import * as store from './chat-store';
+import {
+  type ChatMessage,
+  type FailureCode,
+  type FrameErrorCode,
+  errorFrame,
+  issuedJson,
+  parseClientFrame,
+  type ServerFrame,
+} from './protocol';
+
+/** protocol.ts cannot import src/lib/errors.ts (see there): its codes are checked against ERROR_CODES here. */
+type Listed<T extends ErrorCode> = T;
+export type ProtocolErrorCode = Listed<FrameErrorCode | FailureCode>;
 
 /** What a socket carries across hibernation (serializeAttachment). */
 export interface Attachment {
@@ -10,42 +23,15 @@ export interface Attachment {
   batch: boolean;
 }
 
-type Frame = Record<string, unknown>;
-
-/** The body of GET /chat/authorize[/message], and of an ack's `next_message_string`. */
-export function issuedJson(kind: store.StringKind, chatId: string, userId: string, issued: store.Issued) {
-  const field = kind === 'connection' ? 'connection_string' : 'message_string';
-  return {
-    [field]: issued.string,
-    string: issued.string,
-    chat_id: chatId,
-    created_at: epochSeconds(issued.createdAt),
-    expires_at: epochSeconds(issued.expiresAt),
-    created_by: userId,
-  };
-}
-
-export const errorFrame = (code: string, msg: string, clientId: string | null, extra: Frame = {}) => ({
-  type: 'error',
-  code,
-  msg,
-  client_id: clientId,
-  ...extra,
-});
-
 /** Frames for the sender (`reply`) and, for a newly stored message, the one frame every socket gets. */
 export interface Outcome {
-  reply: Frame[];
-  broadcast?: store.MessageJson;
+  reply: ServerFrame[];
+  broadcast?: ChatMessage;
   /** A string issued in an ack: the object makes sure its alarm will purge it. */
   expiresAt?: number;
 }
 
-const invalid = (msg: string, clientId: string | null = null): Outcome => ({
-  reply: [errorFrame('invalid_frame', msg, clientId)],
-});
-
-const isObject = (v: unknown): v is Frame => typeof v === 'object' && v !== null && !Array.isArray(v);
+const refuse = (...args: Parameters<typeof errorFrame>): Outcome => ({ reply: [errorFrame(...args)] });
 
 /** Thrown inside the frame's transaction to roll back the string's use: the refusal is the answer. */
 export class Refused extends Error {
@@ -77,21 +63,11 @@ export function handleFrame(
   data: string | ArrayBuffer,
   now: number,
 ): Outcome {
-  if (typeof data !== 'string') return invalid('Frames must be JSON text');
-  let frame: unknown;
-  try {
-    frame = JSON.parse(data);
-  } catch {
-    return invalid('Frames must be JSON text');
-  }
-  if (!isObject(frame)) return invalid('Frames must be JSON objects');
+  const parsed = parseClientFrame(data);
+  if (!parsed.ok) return refuse('invalid_frame', parsed.msg, null);
+  const frame = parsed.frame;
   if (frame.type === 'ping') return { reply: [{ type: 'pong' }] };
-  if (frame.type !== 'message') return invalid('Unknown frame type');
-  const rawClientId = frame.client_id;
-  if (rawClientId != null && (typeof rawClientId !== 'string' || rawClientId.length === 0 || rawClientId.length > 128)) {
-    return invalid('client_id must be a string of 1 to 128 characters');
-  }
-  const clientId = typeof rawClientId === 'string' ? rawClientId : null;
+  const clientId = frame.client_id ?? null;
 
   const used = store.useMessageString(sql, frame.message_string, {
     userId: who.userId,
@@ -100,13 +76,9 @@ export function handleFrame(
     now,
   });
   if (!used.ok) {
-    return {
-      reply: [
-        used.reason === 'expired'
-          ? errorFrame('expired_message_string', 'Message string has expired', clientId)
-          : errorFrame('invalid_message_string', 'Invalid message string', clientId),
-      ],
-    };
+    return used.reason === 'expired'
+      ? refuse('expired_message_string', 'Message string has expired', clientId)
+      : refuse('invalid_message_string', 'Invalid message string', clientId);
   }
   const ack = (message: store.StoredMessage, duplicate: boolean): Outcome => ({
     reply: [
@@ -116,8 +88,7 @@ export function handleFrame(
         message_id: message.message_id,
         seq: message.seq,
         next_message_string: issuedJson('message', chatId, who.userId, used.next),
-        // A resent client_id: this is the first ack again and nothing new was stored.
-        ...(duplicate ? { duplicate: true } : {}),
+        ...(duplicate ? { duplicate: true as const } : {}),
       },
     ],
     broadcast: duplicate ? undefined : store.messageJson(chatId, message),
@@ -127,12 +98,12 @@ export function handleFrame(
 
   const content = frame.content;
   let refusal: Outcome | null = null;
-  if (typeof content !== 'string' || content.trim() === '') refusal = invalid('Missing content', clientId);
+  if (typeof content !== 'string' || content.trim() === '') refusal = refuse('invalid_frame', 'Missing content', clientId);
   else if (tooLarge(content, cfg.messageMaxBytes)) {
-    refusal = { reply: [errorFrame('content_too_large', `Content exceeds ${cfg.messageMaxBytes} bytes`, clientId)] };
+    refusal = refuse('content_too_large', `Content exceeds ${cfg.messageMaxBytes} bytes`, clientId);
   } else {
     const wait = messages.retryAfter(who.userId, cfg.messageRateLimit, cfg.messageRateWindow, now);
-    if (wait > 0) refusal = { reply: [errorFrame('rate_limited', 'Too many messages', clientId, { retry_after: wait })] };
+    if (wait > 0) refusal = refuse('rate_limited', 'Too many messages', clientId, { retry_after: wait });
   }
   if (refusal) {
     // A resent client_id is answered whatever its content or rate; anything else is refused.
@@ -144,7 +115,7 @@ export function handleFrame(
     message_id: newId(),
     sender_id: who.userId,
     role: 'user',
-    content: content as string,
+    content: content as string, // refusal is null only for a non-empty string
     created_at: now,
     client_id: clientId,
   });

@@ -1,9 +1,9 @@
 import { iso } from '../lib/time';
+import type { ChatMessage, Role } from './protocol';
 
-/** The messages table (created by chat-store's migrate) and the message JSON every frame carries. */
+/** The messages table (created by chat-store's migrate), and its rows as protocol.ts's ChatMessage. */
 
-export type Role = 'user' | 'system' | 'agent';
-
+/** A message as stored by the object (times in epoch milliseconds). */
 export interface StoredMessage {
   seq: number;
   message_id: string;
@@ -13,6 +13,17 @@ export interface StoredMessage {
   created_at: number;
   client_id: string | null;
 }
+
+export const messageJson = (chatId: string, m: StoredMessage): ChatMessage => ({
+  message_id: m.message_id,
+  chat_id: chatId,
+  seq: m.seq,
+  sender_id: m.sender_id,
+  role: m.role,
+  content: m.content,
+  created_at: iso(m.created_at),
+  client_id: m.client_id,
+});
 
 export function findByClientId(sql: SqlStorage, senderId: string, clientId: string): StoredMessage | null {
   return (
@@ -112,16 +123,3 @@ export class Messages {
     if (w.times.length > Math.max(1, w.limit)) w.times.shift();
   }
 }
-
-export const messageJson = (chatId: string, m: StoredMessage) => ({
-  message_id: m.message_id,
-  chat_id: chatId,
-  seq: m.seq,
-  sender_id: m.sender_id,
-  role: m.role,
-  content: m.content,
-  created_at: iso(m.created_at),
-  client_id: m.client_id,
-});
-
-export type MessageJson = ReturnType<typeof messageJson>;

@@ -1,51 +1,60 @@
 import { DurableObject } from 'cloudflare:workers';
-import { sessionIsLive } from '../auth/sessions';
-import { config } from '../lib/config';
+import { sessionIsLive } from '../lib/live-sessions';
+import { type Config, config, configError, type ConfigError } from '../lib/config';
 import { newId } from '../lib/ids';
-import { type Attachment, errorFrame, handleFrame, Refused } from './chat-frames';
+import { type Attachment, handleFrame, type Outcome, Refused } from './chat-frames';
 import { Fanout, modeTag, sessionTag } from './chat-fanout';
 import * as store from './chat-store';
+import {
+  CLOSE_CHAT_DELETED, CLOSE_SESSION_REVOKED, configInvalid, connectParams, errorFrame, type Failure, fail, type Issued,
+  type ChatMessage, PING_TEXT, PONG_TEXT, type ReadyFrame, refusalResponse, type Result, type StringKind,
+} from './protocol';
 
-const PING = '{"type":"ping"}';
-const PONG = '{"type":"pong"}';
-/** Close codes: the session was revoked; the chat was deleted. */
-export const CLOSE_SESSION_REVOKED = 4401;
-export const CLOSE_CHAT_DELETED = 4404;
 /** Expired strings are kept this long, so a late client hears "expired" rather than "invalid". */
 const PURGE_GRACE_MS = 60_000;
-
-const jsonError = (status: number, code: string, msg: string) =>
-  Response.json({ msg, code }, { status });
-
-export type PostResult = { message_id: string; seq: number } | { error: 'chat_not_found' | 'invalid_content' };
+const encoder = new TextEncoder();
 
 /**
  * One per chat (named by the chat id): WebSocket fan-out with the hibernation API, the chat's
  * messages in SQLite, and its authorization strings, which only this object issues and checks.
  * Routes check D1 first; the tombstone keeps a deleted chat's object from coming back to life.
+ * Every RPC method answers a protocol.ts Result; the connect path answers a Response.
  */
 export class ChatRoom extends DurableObject<Env> {
   private readonly sql: SqlStorage;
   private dead: boolean;
+  /**
+   * A var that does not parse (src/lib/config.ts), recorded rather than thrown: a constructor
+   * that throws would fail every call, sockets included, with an opaque error. Instead each
+   * request is refused with `config_invalid` naming the var, until a deploy fixes it.
+   */
+  private readonly badConfig: ConfigError | null;
   private readonly fanout: Fanout;
   private readonly messages: store.Messages;
   /** Attachments already read (or just written), so a frame skips deserializeAttachment(). */
   private readonly attachments = new WeakMap<WebSocket, Attachment>();
   /** The scheduled alarm, once read (undefined: not read since the object woke). */
   private alarmAt: number | null | undefined;
+  private knownChatId: string | undefined;
 
   constructor(ctx: DurableObjectState, env: Env) {
     super(ctx, env);
     this.sql = ctx.storage.sql;
+    this.badConfig = configError(env);
     this.fanout = new Fanout(ctx, () => config(this.env).chatBatchWindowMs);
     this.messages = new store.Messages(this.sql);
     this.dead = ctx.storage.kv.get('tombstone') === true;
     if (!this.dead) store.migrate(this.sql);
     // Keeps clients' heartbeats from waking a hibernated object.
-    ctx.setWebSocketAutoResponse(new WebSocketRequestResponsePair(PING, PONG));
+    ctx.setWebSocketAutoResponse(new WebSocketRequestResponsePair(PING_TEXT, PONG_TEXT));
   }
 
-  private knownChatId: string | undefined;
+  /** The config, or why this object refuses work: a deleted chat, or a bad var. */
+  private ready(): { ok: true; cfg: Config } | Failure {
+    if (this.dead) return fail('chat_not_found');
+    if (this.badConfig) return configInvalid(this.badConfig.var, this.badConfig.message);
+    return { ok: true, cfg: config(this.env) };
+  }
 
   /** The chat id, stored by the first RPC that names it (an id made by idFromName has no name). */
   private chatId(given?: string): string {
@@ -70,67 +79,59 @@ export class ChatRoom extends DurableObject<Env> {
     await this.ctx.storage.setAlarm(at);
   }
 
-  async issue(chatId: string, kind: store.StringKind, userId: string, sessionId: string): Promise<store.Issued | null> {
-    if (this.dead) return null;
+  async issue(chatId: string, kind: StringKind, userId: string, sessionId: string): Promise<Result<{ issued: Issued }>> {
+    const r = this.ready();
+    if (!r.ok) return r;
     this.chatId(chatId);
-    const cfg = config(this.env);
-    const ttlSeconds = kind === 'connection' ? cfg.connectionStringTtl : cfg.messageStringTtl;
+    const ttlSeconds = kind === 'connection' ? r.cfg.connectionStringTtl : r.cfg.messageStringTtl;
     const issued = store.issueString(this.sql, { kind, userId, sessionId, ttlSeconds, now: Date.now() });
     await this.purgeBy(issued.expiresAt);
-    return issued;
+    return { ok: true, issued };
   }
 
   /** Connect: the Worker checked D1 and forwards the raw upgrade request; the string is checked here. */
   async fetch(request: Request): Promise<Response> {
-    if (this.dead) return jsonError(404, 'chat_not_found', 'Chat not found');
-    const url = new URL(request.url);
-    const now = Date.now();
-    const check = store.checkString(this.sql, url.searchParams.get('connection_string'), { kind: 'connection', now });
-    if (!check.ok) {
-      return check.reason === 'expired'
-        ? jsonError(401, 'expired_connection_string', 'Connection string has expired')
-        : jsonError(401, 'invalid_connection_string', 'Invalid connection string');
-    }
+    const r = this.ready();
+    if (!r.ok) return refusalResponse(r);
+    const params = connectParams(new URL(request.url));
+    const check = store.checkString(this.sql, params.connectionString, { kind: 'connection', now: Date.now() });
+    if (!check.ok) return refusalResponse(fail(check.reason === 'expired' ? 'expired_connection_string' : 'invalid_connection_string'));
     store.consumeString(this.sql, check.hash);
     // Consumed before this await, so two racing connects cannot both use it. A session revoked
     // while its string was being issued is caught here rather than by closeSessions.
-    if (!(await sessionIsLive(this.env, check.sessionId, { fresh: true }))) {
-      return jsonError(401, 'session_revoked', 'Session has been revoked');
-    }
-    if (this.dead) return jsonError(404, 'chat_not_found', 'Chat not found');
+    if (!(await sessionIsLive(this.env, check.sessionId, { fresh: true }))) return refusalResponse(fail('session_revoked'));
+    if (this.dead) return refusalResponse(fail('chat_not_found'));
     const [client, server] = Object.values(new WebSocketPair());
-    const who: Attachment = { userId: check.userId, sessionId: check.sessionId, batch: url.searchParams.get('batch') === '1' };
+    const who: Attachment = { userId: check.userId, sessionId: check.sessionId, batch: params.batch };
     this.fanout.flush();
     this.ctx.acceptWebSocket(server, [sessionTag(who.sessionId), modeTag(who.batch)]);
     this.fanout.added(server, who.batch);
     server.serializeAttachment(who);
     this.attachments.set(server, who);
     const chatId = this.chatId();
-    server.send(JSON.stringify({ type: 'ready', chat_id: chatId, user_id: who.userId, last_seq: this.messages.lastSeq() }));
-    const afterSeq = Number(url.searchParams.get('after_seq'));
-    if (url.searchParams.has('after_seq') && Number.isSafeInteger(afterSeq) && afterSeq >= 0) {
-      this.fanout.replay(server, this.sql, chatId, afterSeq, who.batch);
-    }
+    const ready: ReadyFrame = { type: 'ready', chat_id: chatId, user_id: who.userId, last_seq: this.messages.lastSeq() };
+    server.send(JSON.stringify(ready));
+    if (params.afterSeq !== null) this.fanout.replay(server, this.sql, chatId, params.afterSeq, who.batch);
     return new Response(null, { status: 101, webSocket: client });
   }
 
   async webSocketMessage(ws: WebSocket, data: string | ArrayBuffer) {
-    if (this.dead) return ws.close(CLOSE_CHAT_DELETED, 'Chat deleted');
+    if (this.dead) return ws.close(CLOSE_CHAT_DELETED.code, CLOSE_CHAT_DELETED.reason);
+    const r = this.ready();
+    if (!r.ok) return ws.send(JSON.stringify(errorFrame('config_invalid', r.msg, null, { var: r.var })));
     let who = this.attachments.get(ws);
     if (!who) this.attachments.set(ws, (who = ws.deserializeAttachment() as Attachment));
-    const cfg = config(this.env);
-    let outcome;
+    let outcome: Outcome;
     try {
-      outcome = this.ctx.storage.transactionSync(() => handleFrame(this.sql, this.messages, cfg, this.chatId(), who, data, Date.now()));
+      outcome = this.ctx.storage.transactionSync(() => handleFrame(this.sql, this.messages, r.cfg, this.chatId(), who, data, Date.now()));
     } catch (err) {
-      if (err instanceof Refused) outcome = err.outcome;
-      else {
+      if (!(err instanceof Refused)) {
         // Rolled back: what the object remembers of the messages table may no longer match it.
         this.messages.forget();
         console.error(JSON.stringify({ msg: 'chat frame failed', error: String(err) }));
-        ws.send(JSON.stringify(errorFrame('internal_error', 'Internal server error', null)));
-        return;
+        return ws.send(JSON.stringify(errorFrame('internal_error', 'Internal server error', null)));
       }
+      outcome = err.outcome;
     }
     if (outcome.broadcast) this.fanout.broadcast(outcome.broadcast);
     for (const frame of outcome.reply) ws.send(JSON.stringify(frame));
@@ -151,13 +152,12 @@ export class ChatRoom extends DurableObject<Env> {
   }
 
   /** A system or agent message (postToChat): stored and broadcast like a user's. */
-  async post(chatId: string, m: { senderId: string; role: 'system' | 'agent'; content: string }): Promise<PostResult> {
-    if (this.dead) return { error: 'chat_not_found' };
-    const cfg = config(this.env);
-    if (typeof m.content !== 'string' || m.content.trim() === '' || new TextEncoder().encode(m.content).byteLength > cfg.messageMaxBytes) {
-      return { error: 'invalid_content' };
+  async post(chatId: string, m: { senderId: string; role: 'system' | 'agent'; content: string }): Promise<Result<{ message_id: string; seq: number }>> {
+    const r = this.ready();
+    if (!r.ok) return r;
+    if (typeof m.content !== 'string' || m.content.trim() === '' || encoder.encode(m.content).byteLength > r.cfg.messageMaxBytes) {
+      return fail('invalid_content', `Content must be non-empty and at most ${r.cfg.messageMaxBytes} bytes`);
     }
-    const id = this.chatId(chatId);
     const stored = this.messages.insert({
       message_id: newId(),
       sender_id: m.senderId,
@@ -166,36 +166,28 @@ export class ChatRoom extends DurableObject<Env> {
       created_at: Date.now(),
       client_id: null,
     })!; // null only for a client_id already stored; these have none
-    this.fanout.broadcast(store.messageJson(id, stored));
-    return { message_id: stored.message_id, seq: stored.seq };
+    this.fanout.broadcast(store.messageJson(this.chatId(chatId), stored));
+    return { ok: true, message_id: stored.message_id, seq: stored.seq };
   }
 
-  async history(afterSeq: number, limit: number): Promise<{ messages: store.MessageJson[]; last_seq: number } | null> {
-    if (this.dead) return null;
+  async history(afterSeq: number, limit: number): Promise<Result<{ messages: ChatMessage[]; lastSeq: number }>> {
+    const r = this.ready();
+    if (!r.ok) return r;
     const chatId = this.chatId();
-    return {
-      messages: store.messagesAfter(this.sql, afterSeq, limit).map((m) => store.messageJson(chatId, m)),
-      last_seq: this.messages.lastSeq(),
-    };
+    const messages = store.messagesAfter(this.sql, afterSeq, limit).map((m) => store.messageJson(chatId, m));
+    return { ok: true, messages, lastSeq: this.messages.lastSeq() };
   }
 
-  /** Revoked sessions: close their sockets and drop their unused strings. */
-  async closeSessions(sessionIds: string[]): Promise<number> {
-    if (this.dead) return 0;
+  /**
+   * Revoked sessions: close their sockets and drop their unused strings. Never refused for a bad
+   * var (it reads none): revoking access must not wait for a deploy. A deleted chat has nothing left.
+   */
+  async closeSessions(sessionIds: string[]): Promise<Result<{ closed: number }>> {
+    if (this.dead) return { ok: true, closed: 0 };
     let closed = 0;
-    for (const id of sessionIds) {
-      for (const ws of this.ctx.getWebSockets(sessionTag(id))) {
-        this.fanout.removed(ws);
-        try {
-          ws.close(CLOSE_SESSION_REVOKED, 'Session revoked');
-          closed++;
-        } catch {
-          // Already closing.
-        }
-      }
-    }
+    for (const id of sessionIds) closed += this.fanout.close(this.ctx.getWebSockets(sessionTag(id)), CLOSE_SESSION_REVOKED);
     store.deleteSessionStrings(this.sql, sessionIds);
-    return closed;
+    return { ok: true, closed };
   }
 
   async alarm() {
@@ -205,19 +197,16 @@ export class ChatRoom extends DurableObject<Env> {
     if (this.alarmAt !== null) await this.ctx.storage.setAlarm(this.alarmAt);
   }
 
-  /** Closes every socket and deletes all storage and the alarm; the object keeps a tombstone. */
-  async destroy(): Promise<void> {
+  /**
+   * Closes every socket and deletes all storage and the alarm; the object keeps a tombstone.
+   * Never refused for a bad var either: deleting a chat reads none.
+   */
+  async destroy(): Promise<Result> {
     this.dead = true;
-    for (const ws of this.ctx.getWebSockets()) {
-      this.fanout.removed(ws);
-      try {
-        ws.close(CLOSE_CHAT_DELETED, 'Chat deleted');
-      } catch {
-        // Already closing.
-      }
-    }
+    this.fanout.close(this.ctx.getWebSockets(), CLOSE_CHAT_DELETED);
     await this.ctx.storage.deleteAlarm();
     await this.ctx.storage.deleteAll();
     this.ctx.storage.kv.put('tombstone', true);
+    return { ok: true };
   }
 }

@@ -1,5 +1,6 @@
 import { createHash } from 'node:crypto';
 import { randomToken } from '../lib/ids';
+import type { Issued, StringKind } from './protocol';
 
 /**
  * The chat object's SQLite storage: the schema, and the authorization strings (the messages
@@ -9,19 +10,11 @@ import { randomToken } from '../lib/ids';
  */
 export * from './chat-messages';
 
-export type StringKind = 'connection' | 'message';
-
 interface StoredString {
   kind: StringKind;
   user_id: string;
   session_id: string;
   expires_at: number;
-}
-
-export interface Issued {
-  string: string;
-  createdAt: number;
-  expiresAt: number;
 }
 
 export function migrate(sql: SqlStorage) {

@@ -7,13 +7,7 @@ import type { Db } from '../db/client';
 export type FileRow = typeof files.$inferSelect;
 export type NewFile = typeof files.$inferInsert;
 
-/** The caller's file, or null when it is unknown or someone else's. */
-export async function findOwnedFile(db: Db, userId: string, id: string): Promise<FileRow | null> {
-  const rows = await db.select().from(files).where(and(eq(files.id, id), eq(files.userId, userId))).limit(1);
-  return rows[0] ?? null;
-}
-
-/** Any user's file: signed links carry their own authorization. */
+/** Any user's file: the service checks ownership, and signed links carry their own authorization. */
 export async function findFile(db: Db, id: string): Promise<FileRow | null> {
   return (await db.select().from(files).where(eq(files.id, id)).limit(1))[0] ?? null;
 }

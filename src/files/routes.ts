@@ -1,45 +1,15 @@
 import { z } from '@hono/zod-openapi';
-import type { Context } from 'hono';
-import { runCleanupJobs } from '../outbox/outbox';
-import { deleteFile, findFile, findOwnedFile, listFiles, type FileRow } from './queries';
-import { FILE_NOT_FOUND, serveFile } from './serve';
-import { EXPIRED_LINK, INVALID_LINK, linkPath, MAX_LINK_TTL_SECONDS, requireSignedLink } from './signed-link';
-import { MISSING_FILE, TASK_NOT_FOUND, uploadMultipart, uploadRaw } from './upload';
-import { config } from '../lib/config';
-import { notFound } from '../lib/errors';
-import { nextCursorSchema, page, pageQuery } from '../lib/pagination';
-import { createRouter, defineRoute, errorResponse, okJson, requiredString } from '../lib/router';
+import { serveFile } from './serve';
+import { EXPIRED_LINK, INVALID_LINK, requireSignedLink } from './signed-link';
+import { MISSING_FILE, uploadMultipart, uploadRaw, type UploadBody } from './upload';
+import { nextCursorSchema, pageQuery } from '../lib/pagination';
+import { createRouter, depsOf, defineRoute, errorResponse, okJson, requiredString } from '../lib/router';
 import { iso } from '../lib/time';
-import type { AppEnv } from '../lib/types';
+import { TASK_NOT_FOUND } from '../tasks/service';
 import { WORKSPACE_NOT_FOUND } from '../workspaces/service';
+import { File, fileJson, fileParams as params, linkQuery, queryParam as q, targetQuery, TTL_MSG } from './schemas';
+import { FILE_NOT_FOUND, fileLink, linkedFile, listUserFiles, ownFile, removeFile } from './service';
 
-export const File = z
-  .object({
-    file_id: z.string(),
-    name: z.string(),
-    size: z.number().int(),
-    content_type: z.string(),
-    sha256: z.string(),
-    created_at: z.string(),
-    task_id: z.string().nullable(),
-    workspace_id: z.string().nullable(),
-  })
-  .openapi('File');
-
-export const fileJson = (f: FileRow) => ({
-  file_id: f.id,
-  name: f.name,
-  size: f.size,
-  content_type: f.contentType,
-  sha256: f.sha256,
-  created_at: iso(f.createdAt),
-  task_id: f.taskId,
-  workspace_id: f.workspaceId,
-});
-
-const q = (name: string) => z.string().optional().openapi({ param: { name, in: 'query' } });
-const targetQuery = { task_id: q('task_id'), workspace_id: q('workspace_id') };
-const params = z.object({ file_id: z.string().openapi({ param: { name: 'file_id', in: 'path' } }) });
 const created = { description: 'Created', content: { 'application/json': { schema: z.object({ file: File }) } } };
 const binary = { type: 'string', format: 'binary' } as const;
 const download = (status: string) => ({ description: status, content: { 'application/octet-stream': { schema: binary } } });
@@ -48,13 +18,12 @@ const uploadErrors = {
   404: errorResponse(WORKSPACE_NOT_FOUND, TASK_NOT_FOUND),
   413: errorResponse('Payload too large'),
 };
-const TTL_MSG = `expires_in must be an integer between 1 and ${MAX_LINK_TTL_SECONDS} seconds`;
 
-async function owned(c: Context<AppEnv>, id: string): Promise<FileRow> {
-  const f = await findOwnedFile(c.get('db'), c.get('user').id, id);
-  if (!f) throw notFound(FILE_NOT_FOUND, 'file_not_found');
-  return f;
-}
+const uploadBody = (req: Request): UploadBody => ({
+  stream: req.body,
+  contentType: req.headers.get('content-type') ?? undefined,
+  contentLength: req.headers.get('content-length') ?? undefined,
+});
 
 export const fileRoutes = createRouter()
   .openapi(
@@ -76,7 +45,10 @@ export const fileRoutes = createRouter()
         ...uploadErrors,
       },
     }),
-    async (c) => c.json({ file: fileJson(await uploadMultipart(c, c.req.valid('query'))) }, 201),
+    async (c) => {
+      const row = await uploadMultipart(depsOf(c), c.get('user').id, c.req.valid('query'), uploadBody(c.req.raw));
+      return c.json({ file: fileJson(row) }, 201);
+    },
   )
   .openapi(
     defineRoute('bearer', {
@@ -95,7 +67,10 @@ export const fileRoutes = createRouter()
         ...uploadErrors,
       },
     }),
-    async (c) => c.json({ file: fileJson(await uploadRaw(c, c.req.valid('query'))) }, 201),
+    async (c) => {
+      const row = await uploadRaw(depsOf(c), c.get('user').id, c.req.valid('query'), uploadBody(c.req.raw));
+      return c.json({ file: fileJson(row) }, 201);
+    },
   )
   .openapi(
     defineRoute('bearer', {
@@ -110,9 +85,8 @@ export const fileRoutes = createRouter()
       },
     }),
     async (c) => {
-      const { limit, cursor, task_id, workspace_id } = c.req.valid('query');
-      const rows = await listFiles(c.get('db'), c.get('user').id, { taskId: task_id, workspaceId: workspace_id }, limit, cursor);
-      const { items, nextCursor } = page(rows, limit);
+      const { limit, cursor, ...target } = c.req.valid('query');
+      const { items, nextCursor } = await listUserFiles(c.get('db'), c.get('user').id, target, limit, cursor);
       return c.json({ files: items.map(fileJson), next_cursor: nextCursor }, 200);
     },
   )
@@ -125,7 +99,7 @@ export const fileRoutes = createRouter()
       request: { params },
       responses: { 200: okJson(z.object({ file: File })), 404: notFoundResponse },
     }),
-    async (c) => c.json({ file: fileJson(await owned(c, c.req.valid('param').file_id)) }, 200),
+    async (c) => c.json({ file: fileJson(await ownFile(c.get('db'), c.get('user').id, c.req.valid('param').file_id)) }, 200),
   )
   .openapi(
     defineRoute('bearer', {
@@ -142,7 +116,7 @@ export const fileRoutes = createRouter()
         416: errorResponse('Range not satisfiable'),
       },
     }),
-    async (c) => serveFile(c.env.BUCKET, await owned(c, c.req.valid('param').file_id), c.req.raw),
+    async (c) => serveFile(c.env.BUCKET, await ownFile(c.get('db'), c.get('user').id, c.req.valid('param').file_id), c.req.raw),
   )
   .openapi(
     defineRoute('bearer', {
@@ -152,15 +126,7 @@ export const fileRoutes = createRouter()
       summary: 'A signed download link that needs no token (default 1 hour, at most 7 days)',
       request: {
         params,
-        query: z.object({
-          expires_in: z.coerce
-            .number({ error: TTL_MSG })
-            .int({ error: TTL_MSG })
-            .min(1, { error: TTL_MSG })
-            .max(MAX_LINK_TTL_SECONDS, { error: TTL_MSG })
-            .optional()
-            .openapi({ param: { name: 'expires_in', in: 'query' } }),
-        }),
+        query: linkQuery,
       },
       responses: {
         200: okJson(z.object({ url: z.string(), expires_at: z.string() })),
@@ -169,11 +135,9 @@ export const fileRoutes = createRouter()
       },
     }),
     async (c) => {
-      const f = await owned(c, c.req.valid('param').file_id);
-      const ttl = c.req.valid('query').expires_in ?? Math.min(config(c.env).signedLinkTtl, MAX_LINK_TTL_SECONDS);
-      const expires = Math.floor(Date.now() / 1000) + ttl;
-      const url = new URL(await linkPath(c.env, f.id, expires), c.req.url).toString();
-      return c.json({ url, expires_at: iso(expires * 1000) }, 200);
+      const id = c.req.valid('param').file_id;
+      const link = await fileLink(c.get('db'), c.env, c.get('user').id, id, c.req.url, c.req.valid('query').expires_in);
+      return c.json({ url: link.url, expires_at: iso(link.expiresAt) }, 200);
     },
   )
   .openapi(
@@ -199,11 +163,7 @@ export const fileRoutes = createRouter()
       },
       { authMiddleware: requireSignedLink },
     ),
-    async (c) => {
-      const f = await findFile(c.get('db'), c.req.valid('param').file_id);
-      if (!f) throw notFound(FILE_NOT_FOUND, 'file_not_found');
-      return serveFile(c.env.BUCKET, f, c.req.raw);
-    },
+    async (c) => serveFile(c.env.BUCKET, await linkedFile(c.get('db'), c.req.valid('param').file_id), c.req.raw),
   )
   .openapi(
     defineRoute('bearer', {
@@ -215,9 +175,7 @@ export const fileRoutes = createRouter()
       responses: { 200: okJson(z.object({ msg: z.string() })), 404: notFoundResponse },
     }),
     async (c) => {
-      const f = await owned(c, c.req.valid('param').file_id);
-      const job = await deleteFile(c.get('db'), f, Date.now());
-      c.executionCtx.waitUntil(runCleanupJobs(c.env, [job]));
+      await removeFile(depsOf(c), c.get('user').id, c.req.valid('param').file_id);
       return c.json({ msg: 'File deleted' }, 200);
     },
   );

@@ -3,10 +3,9 @@
  * and headers that keep a browser from rendering an upload as a page on our origin.
  */
 import type { FileRow } from './queries';
-import { ApiError, notFound } from '../lib/errors';
+import { ApiError } from '../lib/errors';
 import { attachmentDisposition } from './names';
-
-export const FILE_NOT_FOUND = 'File not found';
+import { fileNotFound } from './service';
 
 export type ByteRange = { offset: number; length: number };
 
@@ -64,7 +63,7 @@ export async function serveFile(bucket: R2Bucket, file: FileRow, req: Request): 
     throw new ApiError(416, 'range_not_satisfiable', 'Range not satisfiable', {}, { 'Content-Range': `bytes */${file.size}` });
   }
   const object = await bucket.get(file.r2Key, range ? { range } : {});
-  if (!object || !('body' in object)) throw notFound(FILE_NOT_FOUND, 'file_not_found');
+  if (!object || !('body' in object)) throw fileNotFound();
   if (!range) {
     headers.set('Content-Length', String(file.size));
     return new Response(object.body, { status: 200, headers });

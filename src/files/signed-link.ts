@@ -3,7 +3,7 @@
  * seconds). The signature is checked with crypto.subtle.verify, which compares in constant time.
  */
 import { createMiddleware } from 'hono/factory';
-import { ApiError } from '../lib/errors';
+import { ApiError, type ErrorCode } from '../lib/errors';
 import { base64url } from '../lib/ids';
 import type { AppEnv } from '../lib/types';
 
@@ -43,7 +43,7 @@ export async function linkPath(env: Env, fileId: string, expires: number): Promi
 
 /** True when `signature` is the link's HMAC and `expires` has not passed (403 otherwise). */
 export async function verifyLink(env: Env, fileId: string, expiresRaw: string | undefined, signature: string | undefined, nowMs: number) {
-  const forbidden = (msg: string, code: string) => new ApiError(403, code, msg);
+  const forbidden = (msg: string, code: ErrorCode) => new ApiError(403, code, msg);
   const sig = signature ? fromBase64url(signature) : null;
   const expires = expiresRaw && /^\d{1,12}$/.test(expiresRaw) ? Number(expiresRaw) : null;
   if (!sig || expires === null) throw forbidden(INVALID_LINK, 'invalid_signature');

@@ -4,14 +4,98 @@ import type { ContentfulStatusCode } from 'hono/utils/http-status';
 import type { AppEnv } from './types';
 
 /**
- * The one error the app throws on purpose. `msg` is what the client reads (seed 000's exact
- * strings where it gives one), `code` is stable and snake_case; `extra` adds fields such as
- * `issues` or `retry_after`, and `headers` such as Retry-After.
+ * Every `code` an error body, a WebSocket error frame or a chat-object refusal can carry: one
+ * enum, published in /openapi.json (`Error.code`). Add a code here and its row in
+ * docs/errors.md (test/error-codes.test.ts holds the two to the same list).
+ */
+export const ERROR_CODES = [
+  // Generic, one per status (onError's fallback for HTTPExceptions without a code of their own).
+  'bad_request',
+  'unauthorized',
+  'forbidden',
+  'not_found',
+  'method_not_allowed',
+  'conflict',
+  'length_required',
+  'payload_too_large',
+  'unsupported_media_type',
+  'range_not_satisfiable',
+  'upgrade_required',
+  'rate_limited',
+  'internal_error',
+  // Request shape.
+  'missing_json',
+  'validation_error',
+  'missing_param',
+  'invalid_cursor',
+  'invalid_content_type',
+  'malformed_multipart',
+  'missing_file',
+  // Accounts, tokens and sessions.
+  'missing_token',
+  'token_expired',
+  'invalid_token',
+  'session_revoked',
+  'invalid_refresh_token',
+  'refresh_token_reused',
+  'user_exists',
+  'user_not_found',
+  'incorrect_password',
+  'weak_password',
+  'too_many_login_attempts',
+  // Workspaces, agents and chats.
+  'workspace_not_found',
+  'not_workspace_owner',
+  'agent_not_found',
+  'chat_not_found',
+  'not_chat_owner',
+  'missing_connection_string',
+  'invalid_connection_string',
+  'expired_connection_string',
+  'invalid_frame',
+  'invalid_message_string',
+  'expired_message_string',
+  'content_too_large',
+  'invalid_content',
+  // Agent packages.
+  'package_not_found',
+  'version_not_found',
+  'version_exists',
+  'package_forbidden',
+  'invalid_manifest',
+  'invalid_archive',
+  'unsafe_path',
+  'too_many_entries',
+  'uncompressed_too_large',
+  'manifest_too_large',
+  'archive_missing',
+  'checksum_mismatch',
+  // Tasks, processes, files.
+  'task_not_found',
+  'task_workspace_mismatch',
+  'invalid_status_transition',
+  'status_conflict',
+  'process_not_found',
+  'invalid_webhook_url',
+  'file_not_found',
+  'invalid_signature',
+  'link_expired',
+  // Configuration.
+  'config_invalid',
+] as const;
+
+export type ErrorCode = (typeof ERROR_CODES)[number];
+
+/**
+ * The one error the app throws on purpose. `msg` is what the client reads (the upstream
+ * contract's exact strings where it gives one; docs/conventions.md), `code` is one of
+ * ERROR_CODES; `extra` adds fields such as `issues` or `retry_after`, `headers` such as
+ * Retry-After.
  */
 export class ApiError extends HTTPException {
   constructor(
     status: ContentfulStatusCode,
-    readonly code: string,
+    readonly code: ErrorCode,
     readonly msg: string,
     readonly extra: Record<string, unknown> = {},
     readonly headers: Record<string, string> = {},
@@ -20,14 +104,14 @@ export class ApiError extends HTTPException {
   }
 }
 
-export const badRequest = (msg: string, code = 'bad_request', extra?: Record<string, unknown>) =>
+export const badRequest = (msg: string, code: ErrorCode = 'bad_request', extra?: Record<string, unknown>) =>
   new ApiError(400, code, msg, extra);
-export const notFound = (msg: string, code = 'not_found') => new ApiError(404, code, msg);
-export const conflict = (msg: string, code = 'conflict') => new ApiError(409, code, msg);
+export const notFound = (msg: string, code: ErrorCode = 'not_found') => new ApiError(404, code, msg);
+export const conflict = (msg: string, code: ErrorCode = 'conflict') => new ApiError(409, code, msg);
 export const missingJson = () => new ApiError(400, 'missing_json', 'Missing JSON in request');
 export const payloadTooLarge = () => new ApiError(413, 'payload_too_large', 'Payload too large');
 
-/** The bearer-token errors, with seed 000's strings. */
+/** The bearer-token errors, with the upstream contract's strings. */
 export const authErrors = {
   missing: () => new ApiError(401, 'missing_token', 'Missing Authorization Header'),
   expired: () => new ApiError(401, 'token_expired', 'Token has expired'),
@@ -35,19 +119,26 @@ export const authErrors = {
   revoked: () => new ApiError(401, 'session_revoked', 'Session has been revoked'),
 };
 
-const codeForStatus: Record<number, string> = {
+const codeByStatus: Partial<Record<number, ErrorCode>> = {
   400: 'bad_request',
   401: 'unauthorized',
   403: 'forbidden',
   404: 'not_found',
   405: 'method_not_allowed',
   409: 'conflict',
+  411: 'length_required',
   413: 'payload_too_large',
   415: 'unsupported_media_type',
+  416: 'range_not_satisfiable',
+  426: 'upgrade_required',
   429: 'rate_limited',
 };
 
-export function errorBody(c: Context<AppEnv>, code: string, msg: string, extra: Record<string, unknown> = {}) {
+/** The generic code for a status: what an HTTPException without a code of its own answers. */
+export const codeForStatus = (status: number): ErrorCode =>
+  codeByStatus[status] ?? (status >= 500 ? 'internal_error' : 'bad_request');
+
+export function errorBody(c: Context<AppEnv>, code: ErrorCode, msg: string, extra: Record<string, unknown> = {}) {
   return { msg, code, request_id: c.get('requestId') ?? null, ...extra };
 }
 
@@ -60,7 +151,7 @@ export function onError(err: Error, c: Context<AppEnv>) {
   if (err instanceof HTTPException) {
     const status = err.status as ContentfulStatusCode;
     const msg = status === 413 ? 'Payload too large' : err.message || 'Request failed';
-    return c.json(errorBody(c, codeForStatus[status] ?? 'error', msg), status);
+    return c.json(errorBody(c, codeForStatus(status), msg), status);
   }
   console.error(JSON.stringify({ request_id: c.get('requestId'), error: String(err), stack: err?.stack }));
   return c.json(errorBody(c, 'internal_error', 'Internal server error'), 500);

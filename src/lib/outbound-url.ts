@@ -1,12 +1,14 @@
 /**
- * Webhook targets must be public https endpoints: anything that could reach loopback, private
- * networks, link-local metadata services or internal names is refused, on create and again on
- * every call (the rules may have been stricter when the process was created). Names that resolve
- * to private addresses cannot be caught here (Workers have no resolver); Cloudflare's egress does
- * not route to private ranges, and redirects are never followed.
+ * URLs that users give us to call (webhooks today, MCP servers next) must be public https
+ * endpoints: anything that could reach loopback, private networks, link-local metadata
+ * services, translation gateways or internal names is refused, on create and again on every
+ * call (the rules may have been stricter when the URL was stored). Names that resolve to
+ * private addresses cannot be caught here (Workers have no resolver); Cloudflare's egress does
+ * not route to private ranges, and redirects are never followed. URLs that operators set in
+ * vars are not user input and do not come through here.
  */
 
-// [base address, prefix length] of the IPv4 ranges a webhook may never reach.
+// [base address, prefix length] of the IPv4 ranges we never call.
 const BLOCKED_V4: [number, number][] = [
   [0x00000000, 8], // "this network", incl. 0.0.0.0 unspecified
   [0x0a000000, 8], // private
@@ -15,10 +17,32 @@ const BLOCKED_V4: [number, number][] = [
   [0xa9fe0000, 16], // link-local (cloud metadata lives here)
   [0xac100000, 12], // private
   [0xc0000000, 24], // IETF protocol assignments
+  [0xc0000200, 24], // documentation 192.0.2/24
   [0xc0a80000, 16], // private
   [0xc6120000, 15], // benchmarking 198.18/15
+  [0xc6336400, 24], // documentation 198.51.100/24
+  [0xcb007100, 24], // documentation 203.0.113/24
   [0xe0000000, 4], // multicast
   [0xf0000000, 4], // reserved, incl. broadcast
+];
+
+// [address, prefix length] of the IPv6 ranges we never call (IPv4-mapped and 6to4 are checked
+// by the IPv4 address they carry, in v6Blocked).
+const BLOCKED_V6: [string, number][] = [
+  ['::', 96], // unspecified, loopback and IPv4-compatible (deprecated)
+  ['::ffff:0:0:0', 96], // IPv4-translated (SIIT): a gateway picks the IPv4 host
+  ['64:ff9b::', 96], // NAT64: a gateway picks the IPv4 host, private ones included
+  ['64:ff9b:1::', 48], // local-use NAT64
+  ['::', 8], // the rest of the IETF-reserved ::/8
+  ['100::', 64], // discard
+  ['2001::', 32], // Teredo: tunnels to an IPv4 host we cannot see
+  ['2001:2::', 48], // benchmarking
+  ['2001:db8::', 32], // documentation
+  ['3fff::', 20], // documentation
+  ['fc00::', 7], // unique local
+  ['fe80::', 10], // link-local
+  ['fec0::', 10], // site-local (deprecated)
+  ['ff00::', 8], // multicast
 ];
 
 const RESERVED_SUFFIXES = ['localhost', 'local', 'internal', 'home.arpa', 'lan', 'intranet', 'corp', 'test', 'invalid'];
@@ -49,26 +73,32 @@ function parseV6(host: string): number[] | null {
   return groups.every((g) => !Number.isNaN(g)) ? groups : null;
 }
 
-function v6Blocked(g: number[]): boolean {
-  const embeddedV4 = ((g[6] << 16) | g[7]) >>> 0;
-  const zeros = (n: number) => g.slice(0, n).every((x) => x === 0);
-  if (zeros(8)) return true; // :: unspecified
-  if (zeros(7) && g[7] === 1) return true; // ::1 loopback
-  if (zeros(5) && g[5] === 0xffff) return v4Blocked(embeddedV4); // IPv4-mapped
-  if (zeros(6)) return true; // IPv4-compatible (deprecated)
-  if (g[0] === 0x64 && g[1] === 0xff9b && g.slice(2, 6).every((x) => x === 0)) return v4Blocked(embeddedV4); // NAT64
-  if (g[0] === 0x2002) return v4Blocked(((g[1] << 16) | g[2]) >>> 0); // 6to4
-  if ((g[0] & 0xfe00) === 0xfc00) return true; // unique local fc00::/7
-  if ((g[0] & 0xffc0) === 0xfe80 || (g[0] & 0xffc0) === 0xfec0) return true; // link/site-local
-  if ((g[0] & 0xff00) === 0xff00) return true; // multicast
-  if (g[0] === 0x2001 && g[1] === 0x0db8) return true; // documentation
-  return false;
+const V6_RANGES = BLOCKED_V6.map(([address, bits]) => [parseV6(address)!, bits] as const);
+
+/** Whether the first `bits` bits of two addresses (as 16-bit groups) agree. */
+function samePrefix(a: number[], b: number[], bits: number): boolean {
+  for (let i = 0; bits > 0; i++, bits -= 16) {
+    const mask = bits >= 16 ? 0xffff : (0xffff << (16 - bits)) & 0xffff;
+    if ((a[i] & mask) !== (b[i] & mask)) return false;
+  }
+  return true;
 }
 
-const LOCAL_DEV_HOSTS = new Set(['localhost', '127.0.0.1', '[::1]']);
+function v6Blocked(g: number[]): boolean {
+  const zeros = (n: number) => g.slice(0, n).every((x) => x === 0);
+  if (zeros(5) && g[5] === 0xffff) return v4Blocked(((g[6] << 16) | g[7]) >>> 0); // IPv4-mapped
+  if (g[0] === 0x2002) return v4Blocked(((g[1] << 16) | g[2]) >>> 0); // 6to4
+  return V6_RANGES.some(([base, bits]) => samePrefix(g, base, bits));
+}
 
-/** Why a webhook URL is refused, or null when it may be called. */
-export function webhookUrlError(raw: string, allowHttpLocalhost: boolean): string | null {
+const LOOPBACK_HOSTS = new Set(['localhost', '127.0.0.1', '[::1]']);
+
+/**
+ * Why a URL given by a user may not be called, or null when it may. `allowLoopback`
+ * (OUTBOUND_ALLOW_LOOPBACK, for local runs and tests) lets http and https reach localhost,
+ * 127.0.0.1 and [::1] on any port, and nothing else.
+ */
+export function outboundUrlError(raw: string, allowLoopback: boolean): string | null {
   let url: URL;
   try {
     url = new URL(raw);
@@ -77,7 +107,7 @@ export function webhookUrlError(raw: string, allowHttpLocalhost: boolean): strin
   }
   if (url.username || url.password) return 'url must not contain credentials';
   const host = url.hostname.toLowerCase().replace(/\.$/, '');
-  if (url.protocol === 'http:' && allowHttpLocalhost && LOCAL_DEV_HOSTS.has(host)) return null;
+  if (allowLoopback && (url.protocol === 'http:' || url.protocol === 'https:') && LOOPBACK_HOSTS.has(host)) return null;
   if (url.protocol !== 'https:') return 'url must use https';
   if (host.startsWith('[')) {
     const groups = parseV6(host.slice(1, -1));

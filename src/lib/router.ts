@@ -1,10 +1,13 @@
 import { OpenAPIHono, createRoute, z } from '@hono/zod-openapi';
 import type { RouteConfig } from '@hono/zod-openapi';
-import type { MiddlewareHandler } from 'hono';
+import type { Context, MiddlewareHandler } from 'hono';
 import { createMiddleware } from 'hono/factory';
-import { ApiError, authErrors } from './errors';
-import type { AppEnv } from './types';
+import { ApiError, ERROR_CODES, authErrors } from './errors';
+import type { AppEnv, Deps } from './types';
 import { jsonBody } from './middleware/json-body';
+
+/** A service's dependencies, from a request. */
+export const depsOf = (c: Context<AppEnv>): Deps => ({ db: c.get('db'), env: c.env, waitUntil: (p) => c.executionCtx.waitUntil(p) });
 
 /** Every sub-router shares the one validation hook: the first issue's message becomes `msg`. */
 export function createRouter() {
@@ -29,13 +32,13 @@ export const requireAuth = createMiddleware<AppEnv>(async (c, next) => {
   await next();
 });
 
-/** API.md's auth kinds; every route declares one and the security suite reads it. */
+/** The auth kinds (docs/conventions.md); every route declares one and the security suite reads it. */
 export type AuthKind = 'public' | 'bearer' | 'connection-string' | 'signed-link';
 
 export const ErrorSchema = z
   .object({
     msg: z.string(),
-    code: z.string(),
+    code: z.enum(ERROR_CODES),
     request_id: z.string().nullable(),
     issues: z.array(z.object({ path: z.string(), message: z.string() })).optional(),
   })

@@ -134,7 +134,8 @@ export function readZip(bytes: Uint8Array, limits: ZipLimits): ZipContents {
   return { entries: [...dir.keys()], uncompressedBytes: total, kept: seen.has(limits.keep) ? concat(keptChunks, keptBytes) : null };
 }
 
-function concat(chunks: Uint8Array[], length: number): Uint8Array {
+/** The chunks, joined into one array of `length` bytes. */
+export function concat(chunks: Uint8Array[], length: number): Uint8Array {
   const out = new Uint8Array(length);
   let at = 0;
   for (const c of chunks) {

@@ -1,5 +1,5 @@
 import { z } from '@hono/zod-openapi';
-import { chatOwnedBy, type ProcessRow } from './queries';
+import type { ProcessRow } from './queries';
 import { postToChat } from '../chats/room';
 import { config } from '../lib/config';
 import { ApiError } from '../lib/errors';
@@ -8,6 +8,7 @@ import { iso } from '../lib/time';
 import type { Db } from '../db/client';
 import { createTask } from '../tasks/service';
 import { createTaskBody } from '../tasks/schemas';
+import { ownChat } from './checks';
 import { callWebhook } from './webhook';
 
 const URL_MAX = 2048;
@@ -78,8 +79,9 @@ async function perform({ env, db, process: p, executionId, dueAt }: ActionRun): 
     }
     case 'post_message': {
       // Checked at run time too: the chat may have been deleted or moved since.
-      if (!(await chatOwnedBy(db, action.chat_id, p.userId))) throw new Error('Chat not found');
+      await ownChat(db, p.userId, action.chat_id);
       const posted = await postToChat(env, action.chat_id, { senderId: p.id, role: 'system', content: action.content });
+      if (!posted.ok) throw new Error(posted.msg);
       return `Posted message ${posted.message_id} to chat ${action.chat_id}`;
     }
     case 'webhook': {
@@ -90,7 +92,7 @@ async function perform({ env, db, process: p, executionId, dueAt }: ActionRun): 
         secret: p.webhookSecret,
         id: executionId,
         timeoutMs: cfg.webhookTimeoutMs,
-        allowHttpLocalhost: cfg.webhookAllowHttpLocalhost,
+        allowLoopback: cfg.outboundAllowLoopback,
         payload: {
           type: 'process.executed',
           timestamp: iso(Date.now()),

@@ -1,15 +1,23 @@
-import { chatOwnedBy, type ProcessInsert, type ProcessRow } from './queries';
+import type { ProcessInsert, ProcessRow } from './queries';
+import { findChat } from '../chats/queries';
 import { config } from '../lib/config';
 import { badRequest, notFound } from '../lib/errors';
+import { owned } from '../lib/ownership';
 import type { Db } from '../db/client';
-import { ownAgent, ownWorkspace } from '../workspaces/service';
+import { ownAgent } from '../agents/service';
+import { ownWorkspace } from '../workspaces/service';
 import type { Action } from './actions';
 import { nextRun } from './schedule';
 import type { UpdateProcessInput } from './schemas';
-import { webhookUrlError } from '../lib/outbound-url';
+import { outboundUrlError } from '../lib/outbound-url';
 import { newWebhookSecret } from './webhook';
 
 export const CHAT_NOT_FOUND = 'Chat not found';
+
+/** A chat a post_message action may post to: the user's own (another user's looks unknown). */
+export async function ownChat(db: Db, userId: string, chatId: string) {
+  return owned(await findChat(db, chatId), userId, () => notFound(CHAT_NOT_FOUND, 'chat_not_found'));
+}
 
 /** Checks what an action refers to; webhook URLs are checked again on every call. */
 export async function checkAction(env: Env, db: Db, userId: string, a: Action) {
@@ -17,11 +25,11 @@ export async function checkAction(env: Env, db: Db, userId: string, a: Action) {
     if (typeof a.task.workspace_id === 'string') await ownWorkspace(db, userId, a.task.workspace_id);
     if (typeof a.task.agent_id === 'string') await ownAgent(db, userId, a.task.agent_id);
   } else if (a.type === 'post_message') {
-    if (!(await chatOwnedBy(db, a.chat_id, userId))) throw notFound(CHAT_NOT_FOUND, 'chat_not_found');
+    await ownChat(db, userId, a.chat_id);
     const max = config(env).messageMaxBytes;
     if (new TextEncoder().encode(a.content).byteLength > max) throw badRequest(`content must be at most ${max} bytes`);
   } else {
-    const refused = webhookUrlError(a.url, config(env).webhookAllowHttpLocalhost);
+    const refused = outboundUrlError(a.url, config(env).outboundAllowLoopback);
     if (refused) throw badRequest(refused, 'invalid_webhook_url');
   }
 }

@@ -44,7 +44,7 @@ export async function claimAndRun(env: Env, db: Db, p: ProcessRow, now: number) 
  * Safe to run twice at once: each due time is claimed by exactly one run. One failing process
  * never stops the others.
  */
-export async function runDueProcesses(env: Env, _ctx?: ExecutionContext): Promise<ProcessRunSummary> {
+export async function runDueProcesses(env: Env): Promise<ProcessRunSummary> {
   const db = getDb(env);
   const cfg = config(env);
   const now = Date.now();

@@ -1,5 +1,5 @@
 import { and, eq, lte, sql } from 'drizzle-orm';
-import { chats, processes, processExecutions } from '../db/schema';
+import { processes, processExecutions } from '../db/schema';
 import { keyset } from '../lib/pagination';
 import type { Db } from '../db/client';
 
@@ -36,11 +36,6 @@ export async function updateProcess(db: Db, id: string, changes: Partial<Process
 /** Executions go with it (foreign key, ON DELETE CASCADE). */
 export async function deleteProcess(db: Db, id: string) {
   await db.delete(processes).where(eq(processes.id, id));
-}
-
-export async function chatOwnedBy(db: Db, chatId: string, userId: string): Promise<boolean> {
-  const rows = await db.select({ id: chats.id }).from(chats).where(and(eq(chats.id, chatId), eq(chats.ownerId, userId))).limit(1);
-  return rows.length > 0;
 }
 
 /** A manual run: the execution row and last_execution_at in one batch. */

@@ -1,35 +1,23 @@
 import { z } from '@hono/zod-openapi';
+import { nextCursorSchema, pageQuery } from '../lib/pagination';
+import { createRouter, depsOf, defineRoute, errorResponse, jsonRequest, okJson } from '../lib/router';
+import { CHAT_NOT_FOUND } from './checks';
+import { createProcessBody, Execution, executionJson, Process, processJson, processWithSecret, updateProcessBody } from './schemas';
 import {
-  deleteProcess,
-  findOwnProcess,
-  insertProcess,
-  listExecutions,
-  listProcesses,
-  updateProcess,
-  type ProcessInsert,
-  type ProcessRow,
-} from './queries';
-import { notFound } from '../lib/errors';
-import { newId } from '../lib/ids';
-import { nextCursorSchema, page, pageQuery } from '../lib/pagination';
-import { createRouter, defineRoute, errorResponse, jsonRequest, okJson } from '../lib/router';
-import type { Db } from '../db/client';
-import { CHAT_NOT_FOUND, checkAction, nextRunAt, patchChanges } from './checks';
-import { executeNow } from './execute';
-import { createProcessBody, Execution, executionJson, Process, processJson, updateProcessBody } from './schemas';
-import { newWebhookSecret } from './webhook';
-import { AGENT_NOT_FOUND, ownWorkspace, WORKSPACE_NOT_FOUND } from '../workspaces/service';
-
-export const PROCESS_NOT_FOUND = 'Process not found';
+  createProcess,
+  listProcessExecutions,
+  listUserProcesses,
+  ownProcess,
+  patchProcess,
+  PROCESS_NOT_FOUND,
+  removeProcess,
+  runProcessNow,
+} from './service';
+import { AGENT_NOT_FOUND } from '../agents/service';
+import { WORKSPACE_NOT_FOUND } from '../workspaces/service';
 
 const params = z.object({ process_id: z.string().openapi({ param: { name: 'process_id', in: 'path' } }) });
 const One = z.object({ process: Process });
-
-async function ownProcess(db: Db, userId: string, id: string): Promise<ProcessRow> {
-  const p = await findOwnProcess(db, userId, id);
-  if (!p) throw notFound(PROCESS_NOT_FOUND, 'process_not_found');
-  return p;
-}
 
 const PROCESS_400 = [
   'Missing JSON in request',
@@ -58,30 +46,8 @@ export const processRoutes = createRouter()
       },
     }),
     async (c) => {
-      const b = c.req.valid('json');
-      const db = c.get('db');
-      const userId = c.get('user').id;
-      if (b.workspace_id) await ownWorkspace(db, userId, b.workspace_id);
-      await checkAction(c.env, db, userId, b.action);
-      const now = Date.now();
-      const secret = b.action.type === 'webhook' ? newWebhookSecret() : null;
-      const values = {
-        id: newId(),
-        userId,
-        workspaceId: b.workspace_id ?? null,
-        name: b.name,
-        description: b.description ?? null,
-        triggerType: b.trigger_type,
-        schedule: b.schedule ?? null,
-        timezone: b.timezone,
-        isActive: b.is_active,
-        action: JSON.stringify(b.action),
-        webhookSecret: secret,
-        createdAt: now,
-        updatedAt: now,
-      } satisfies ProcessInsert;
-      const row = await insertProcess(db, { ...values, nextRunAt: nextRunAt(values, now) });
-      return c.json({ process: { ...processJson(row), ...(secret ? { webhook_secret: secret } : {}) } }, 201);
+      const { row, secret } = await createProcess(depsOf(c), c.get('user').id, c.req.valid('json'));
+      return c.json({ process: processWithSecret(row, secret) }, 201);
     },
   )
   .openapi(
@@ -98,7 +64,7 @@ export const processRoutes = createRouter()
     }),
     async (c) => {
       const { limit, cursor } = c.req.valid('query');
-      const { items, nextCursor } = page(await listProcesses(c.get('db'), c.get('user').id, limit, cursor), limit);
+      const { items, nextCursor } = await listUserProcesses(c.get('db'), c.get('user').id, limit, cursor);
       return c.json({ processes: items.map(processJson), next_cursor: nextCursor }, 200);
     },
   )
@@ -111,10 +77,7 @@ export const processRoutes = createRouter()
       request: { params },
       responses: { 200: okJson(One), 404: errorResponse(PROCESS_NOT_FOUND) },
     }),
-    async (c) => {
-      const p = await ownProcess(c.get('db'), c.get('user').id, c.req.valid('param').process_id);
-      return c.json({ process: processJson(p) }, 200);
-    },
+    async (c) => c.json({ process: processJson(await ownProcess(c.get('db'), c.get('user').id, c.req.valid('param').process_id)) }, 200),
   )
   .openapi(
     defineRoute('bearer', {
@@ -130,16 +93,8 @@ export const processRoutes = createRouter()
       },
     }),
     async (c) => {
-      const db = c.get('db');
-      const userId = c.get('user').id;
-      const p = await ownProcess(db, userId, c.req.valid('param').process_id);
-      const b = c.req.valid('json');
-      if (b.workspace_id) await ownWorkspace(db, userId, b.workspace_id);
-      if (b.action) await checkAction(c.env, db, userId, b.action);
-      const { changes, secret } = patchChanges(p, b, Date.now());
-      const row = await updateProcess(db, p.id, changes);
-      if (!row) throw notFound(PROCESS_NOT_FOUND, 'process_not_found');
-      return c.json({ process: { ...processJson(row), ...(secret ? { webhook_secret: secret } : {}) } }, 200);
+      const { row, secret } = await patchProcess(depsOf(c), c.get('user').id, c.req.valid('param').process_id, c.req.valid('json'));
+      return c.json({ process: processWithSecret(row, secret) }, 200);
     },
   )
   .openapi(
@@ -152,8 +107,7 @@ export const processRoutes = createRouter()
       responses: { 200: okJson(z.object({ msg: z.string() })), 404: errorResponse(PROCESS_NOT_FOUND) },
     }),
     async (c) => {
-      const p = await ownProcess(c.get('db'), c.get('user').id, c.req.valid('param').process_id);
-      await deleteProcess(c.get('db'), p.id);
+      await removeProcess(c.get('db'), c.get('user').id, c.req.valid('param').process_id);
       return c.json({ msg: 'Process deleted' }, 200);
     },
   )
@@ -167,8 +121,7 @@ export const processRoutes = createRouter()
       responses: { 201: okJson(z.object({ execution: Execution })), 404: errorResponse(PROCESS_NOT_FOUND) },
     }),
     async (c) => {
-      const p = await ownProcess(c.get('db'), c.get('user').id, c.req.valid('param').process_id);
-      const execution = await executeNow(c.env, c.get('db'), p);
+      const execution = await runProcessNow(depsOf(c), c.get('user').id, c.req.valid('param').process_id);
       return c.json({ execution: executionJson(execution) }, 201);
     },
   )
@@ -186,11 +139,9 @@ export const processRoutes = createRouter()
       },
     }),
     async (c) => {
-      const db = c.get('db');
-      const p = await ownProcess(db, c.get('user').id, c.req.valid('param').process_id);
       const { limit, cursor } = c.req.valid('query');
-      const rows = (await listExecutions(db, p.id, limit, cursor)).map((e) => ({ ...e, createdAt: e.startedAt }));
-      const { items, nextCursor } = page(rows, limit);
+      const id = c.req.valid('param').process_id;
+      const { items, nextCursor } = await listProcessExecutions(c.get('db'), c.get('user').id, id, limit, cursor);
       return c.json({ executions: items.map(executionJson), next_cursor: nextCursor }, 200);
     },
   );

@@ -1,6 +1,5 @@
 import { z } from '@hono/zod-openapi';
 import type { ExecutionRow, ProcessRow } from './queries';
-import { pageQuery } from '../lib/pagination';
 import { requiredString } from '../lib/router';
 import { iso, isoOrNull } from '../lib/time';
 import { actionSchema, type Action } from './actions';
@@ -69,7 +68,6 @@ export const updateProcessBody = z
   .openapi('UpdateProcess');
 export type UpdateProcessInput = z.output<typeof updateProcessBody>;
 
-export const listQuery = pageQuery;
 
 export const Process = z
   .object({
@@ -116,6 +114,12 @@ export const processJson = (p: ProcessRow) => ({
   next_run_at: isoOrNull(p.nextRunAt),
   created_at: iso(p.createdAt),
   updated_at: iso(p.updatedAt),
+});
+
+/** A written process; `secret` only when that write generated one (the one time it is shown). */
+export const processWithSecret = (p: ProcessRow, secret: string | null) => ({
+  ...processJson(p),
+  ...(secret ? { webhook_secret: secret } : {}),
 });
 
 export const executionJson = (e: ExecutionRow) => ({

@@ -1,4 +1,4 @@
-import { webhookUrlError } from '../lib/outbound-url';
+import { outboundUrlError } from '../lib/outbound-url';
 
 const SECRET_PREFIX = 'whsec_';
 
@@ -33,13 +33,13 @@ export interface WebhookCall {
   id: string;
   payload: unknown;
   timeoutMs: number;
-  allowHttpLocalhost: boolean;
+  allowLoopback: boolean;
 }
 
 /** Posts the signed payload; throws with a message fit for the execution record on any failure. */
 export async function callWebhook(call: WebhookCall): Promise<string> {
   // Checked again at call time: the rules may be stricter now than when the process was created.
-  const refused = webhookUrlError(call.url, call.allowHttpLocalhost);
+  const refused = outboundUrlError(call.url, call.allowLoopback);
   if (refused) throw new Error(`Webhook refused: ${refused}`);
   const body = JSON.stringify(call.payload);
   const timestamp = Math.floor(Date.now() / 1000);

@@ -18,7 +18,7 @@ export function docsRoutes(app: OpenAPIHono<AppEnv>) {
       c.json(
         app.getOpenAPI31Document({
           openapi: '3.1.0',
-          info: { title: 'agentedge', version: '0.1.0', description: 'Edge API for AI-agent workspaces' },
+          info: { title: 'agentedge', version: '0.1.0', description: DESCRIPTION },
         }),
       ),
   );
@@ -34,6 +34,13 @@ export function docsRoutes(app: OpenAPIHono<AppEnv>) {
   );
   return router;
 }
+
+const DESCRIPTION = [
+  'Edge API for AI-agent workspaces.',
+  'Every error body is `{"msg", "code", "request_id"}` (validation errors add `issues`); `code` is one of the',
+  "`Error` schema's enum, each explained in the repository's docs/errors.md. The routes of the upstream",
+  'contract keep its paths, status codes and `msg` strings exactly (docs/conventions.md).',
+].join(' ');
 
 // Swagger UI's assets are vendored into public/docs/vendor on install, so nothing loads from a CDN.
 const DOCS_CSP =

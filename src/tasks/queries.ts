@@ -1,34 +1,21 @@
 import { and, count, desc, eq, getTableColumns, gte, inArray, lt, sql, type SQL } from 'drizzle-orm';
 import { taskTags, tasks } from '../db/schema';
-import { newId } from '../lib/ids';
 import { keyset } from '../lib/pagination';
-import { iso, isoOrNull } from '../lib/time';
 import type { Db } from '../db/client';
-import type { CreateTaskInput, TaskFilters } from './schemas';
-import type { TaskStatus } from './status';
 
 export type TaskRow = typeof tasks.$inferSelect;
-export type TaskChanges = Partial<Omit<typeof tasks.$inferInsert, 'id' | 'userId' | 'createdAt'>>;
+export type NewTask = typeof tasks.$inferInsert;
+export type TaskChanges = Partial<Omit<NewTask, 'id' | 'userId' | 'createdAt'>>;
 
-export const encodeData = (data: unknown): string | null => (data === undefined || data === null ? null : JSON.stringify(data));
-
-/** The API's view of a task row; `tags` defaults to the row's own JSON copy. */
-export function taskJson(row: TaskRow, tags: string[] = JSON.parse(row.tags) as string[]) {
-  return {
-    task_id: row.id,
-    title: row.title,
-    description: row.description,
-    status: row.status as TaskStatus,
-    priority: row.priority as CreateTaskInput['priority'],
-    due_date: isoOrNull(row.dueDate),
-    tags,
-    agent_id: row.agentId,
-    workspace_id: row.workspaceId,
-    data: row.data === null ? null : (JSON.parse(row.data) as unknown),
-    created_at: iso(row.createdAt),
-    updated_at: iso(row.updatedAt),
-    completed_at: isoOrNull(row.completedAt),
-  };
+/** The list filters, as GET /tasks names them (tasks/schemas.ts `TaskFilters` fits). */
+export interface TaskListFilters {
+  status?: string;
+  priority?: string;
+  agent_id?: string;
+  workspace_id?: string;
+  tag?: string;
+  due_before?: number;
+  due_after?: number;
 }
 
 /**
@@ -55,37 +42,13 @@ const rewriteTags = (db: Db, taskId: string) => [
     .onConflictDoNothing(),
 ] as const;
 
-/**
- * Inserts the task and its tag rows in one batch. Ownership of workspace_id / agent_id is the
- * caller's job (see createTask in src/tasks/create.ts).
- */
-export async function insertTask(db: Db, userId: string, input: CreateTaskInput, now: number): Promise<TaskRow> {
-  const id = newId();
-  const [rows] = await db.batch([
-    db
-      .insert(tasks)
-      .values({
-        id,
-        userId,
-        workspaceId: input.workspace_id ?? null,
-        agentId: input.agent_id ?? null,
-        title: input.title,
-        description: input.description ?? null,
-        status: input.status,
-        priority: input.priority,
-        dueDate: input.due_date ?? null,
-        tags: JSON.stringify(input.tags),
-        data: encodeData(input.data),
-        createdAt: now,
-        updatedAt: now,
-        completedAt: null,
-      })
-      .returning(),
-    rewriteTags(db, id)[1],
-  ]);
+/** Inserts the task and its tag rows in one batch (tasks/service.ts checks what it refers to). */
+export async function insertTask(db: Db, row: NewTask): Promise<TaskRow> {
+  const [rows] = await db.batch([db.insert(tasks).values(row).returning(), rewriteTags(db, row.id)[1]]);
   return rows[0];
 }
 
+/** The user's task (ownership is also in SQL, as in updateTask's compare-and-set). */
 export async function findTask(db: Db, userId: string, id: string): Promise<TaskRow | null> {
   return (await db.select().from(tasks).where(and(eq(tasks.id, id), eq(tasks.userId, userId))).limit(1))[0] ?? null;
 }
@@ -95,7 +58,7 @@ export async function findTask(db: Db, userId: string, id: string): Promise<Task
  * (created_at, id). A tag filter drives the query from task_tags, whose (user_id, tag,
  * created_at, task_id) index gives the order; other filters use the tasks_user_* indexes.
  */
-export function selectTasks(db: Db, userId: string, f: TaskFilters, limit: number, cursor?: string) {
+export function selectTasks(db: Db, userId: string, f: TaskListFilters, limit: number, cursor?: string) {
   const where: (SQL | undefined)[] = [eq(tasks.userId, userId)];
   if (f.status) where.push(eq(tasks.status, f.status));
   if (f.priority) where.push(eq(tasks.priority, f.priority));
@@ -142,9 +105,10 @@ export async function updateTask(
   return rows[0] ?? null;
 }
 
-export async function deleteTask(db: Db, userId: string, id: string): Promise<boolean> {
-  const rows = await db.delete(tasks).where(and(eq(tasks.id, id), eq(tasks.userId, userId))).returning({ id: tasks.id });
-  return rows.length > 0;
+/** Deletes the user's task; returns the deleted row's owner, or null when nothing matched. */
+export async function deleteTask(db: Db, userId: string, id: string): Promise<{ id: string; userId: string } | null> {
+  const rows = await db.delete(tasks).where(and(eq(tasks.id, id), eq(tasks.userId, userId))).returning({ id: tasks.id, userId: tasks.userId });
+  return rows[0] ?? null;
 }
 
 /**

@@ -1,7 +1,9 @@
 import { z } from '@hono/zod-openapi';
 import { pageQuery } from '../lib/pagination';
 import { requiredString } from '../lib/router';
-import { INITIAL_STATUSES, TASK_PRIORITIES, TASK_STATUSES } from './status';
+import { iso, isoOrNull } from '../lib/time';
+import type { TaskRow } from './queries';
+import { INITIAL_STATUSES, TASK_PRIORITIES, TASK_STATUSES, type TaskPriority, type TaskStatus } from './status';
 
 export const TITLE_MAX = 200;
 export const DESCRIPTION_MAX = 10_000;
@@ -120,3 +122,29 @@ export const Task = z
     completed_at: z.string().nullable(),
   })
   .openapi('Task');
+
+const countsOf = <K extends string>(keys: readonly K[]) =>
+  z.object(Object.fromEntries(keys.map((k) => [k, z.number().int()])) as Record<K, z.ZodNumber>);
+
+export const TaskStats = z.object({
+  total: z.number().int(),
+  by_status: countsOf(TASK_STATUSES),
+  by_priority: countsOf(TASK_PRIORITIES),
+});
+
+/** The API's view of a task row. */
+export const taskJson = (row: TaskRow) => ({
+  task_id: row.id,
+  title: row.title,
+  description: row.description,
+  status: row.status as TaskStatus,
+  priority: row.priority as TaskPriority,
+  due_date: isoOrNull(row.dueDate),
+  tags: JSON.parse(row.tags) as string[],
+  agent_id: row.agentId,
+  workspace_id: row.workspaceId,
+  data: row.data === null ? null : (JSON.parse(row.data) as unknown),
+  created_at: iso(row.createdAt),
+  updated_at: iso(row.updatedAt),
+  completed_at: isoOrNull(row.completedAt),
+});

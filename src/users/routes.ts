@@ -1,13 +1,7 @@
 import { z } from '@hono/zod-openapi';
-import { findUserById, updateUserEmail } from './queries';
-import { badRequest, notFound } from '../lib/errors';
-import { createRouter, defineRoute, errorResponse } from '../lib/router';
-import { iso } from '../lib/time';
-import { emailSchema } from '../auth/routes';
-
-const User = z
-  .object({ user_id: z.string(), email: z.string(), created_at: z.string() })
-  .openapi('User');
+import { createRouter, defineRoute, errorResponse, jsonRequest, okJson } from '../lib/router';
+import { updateUserBody, User, userJson } from './schemas';
+import { currentUser, updateUser, USER_EXISTS, USER_NOT_FOUND } from './service';
 
 export const userRoutes = createRouter()
   .openapi(
@@ -16,16 +10,9 @@ export const userRoutes = createRouter()
       path: '/user',
       tags: ['Accounts'],
       summary: 'The signed-in user',
-      responses: {
-        200: { description: 'OK', content: { 'application/json': { schema: z.object({ user: User }) } } },
-        404: errorResponse('User not found'),
-      },
+      responses: { 200: okJson(z.object({ user: User })), 404: errorResponse(USER_NOT_FOUND) },
     }),
-    async (c) => {
-      const user = await findUserById(c.get('db'), c.get('user').id);
-      if (!user) throw notFound('User not found', 'user_not_found');
-      return c.json({ user: { user_id: user.id, email: user.email, created_at: iso(user.createdAt) } }, 200);
-    },
+    async (c) => c.json({ user: userJson(await currentUser(c.get('db'), c.get('user').id)) }, 200),
   )
   .openapi(
     defineRoute('bearer', {
@@ -33,27 +20,15 @@ export const userRoutes = createRouter()
       path: '/user',
       tags: ['Accounts'],
       summary: 'Update the signed-in user',
-      request: {
-        body: {
-          required: true,
-          content: { 'application/json': { schema: z.object({ email: emailSchema('Missing email parameter').optional() }) } },
-        },
-      },
+      request: { body: jsonRequest(updateUserBody) },
       responses: {
-        200: { description: 'OK', content: { 'application/json': { schema: z.object({ msg: z.string() }) } } },
-        400: errorResponse('Missing JSON in request', 'Invalid email address', 'User already exists'),
-        404: errorResponse('User not found'),
+        200: okJson(z.object({ msg: z.string() })),
+        400: errorResponse('Missing JSON in request', 'Invalid email address', USER_EXISTS),
+        404: errorResponse(USER_NOT_FOUND),
       },
     }),
     async (c) => {
-      const { email } = c.req.valid('json');
-      const db = c.get('db');
-      const { id } = c.get('user');
-      const user = await findUserById(db, id);
-      if (!user) throw notFound('User not found', 'user_not_found');
-      if (email !== undefined && email !== user.email && !(await updateUserEmail(db, id, email, Date.now()))) {
-        throw badRequest('User already exists', 'user_exists');
-      }
+      await updateUser(c.get('db'), c.get('user').id, c.req.valid('json'));
       return c.json({ msg: 'User updated' }, 200);
     },
   );

@@ -1,0 +1,84 @@
+import type { Db } from '../db/client';
+import { type Issued, readRefusal, type StringKind } from '../durable/protocol';
+import { ApiError, notFound } from '../lib/errors';
+import { newId } from '../lib/ids';
+import { owned } from '../lib/ownership';
+import { page } from '../lib/pagination';
+import type { AuthUser, DataDeps, Deps } from '../lib/types';
+import { runJobsSoon } from '../outbox/outbox';
+import type { Workspace } from '../workspaces/queries';
+import { NOT_OWNER, ownedWorkspace } from '../workspaces/service';
+import { type ChatRow, deleteChat, findChat, insertChat, listChats, recordSessionChat } from './queries';
+import { chatFailure, chatRoom, unwrap } from './room';
+
+/**
+ * The chats area's logic, for its routes (src/chats/routes.ts): plain inputs (dependencies, the
+ * acting user, the input), never a Hono Context. Errors are thrown as ApiError with seed 000's
+ * strings; the chat object's refusals go through room.ts's unwrap.
+ */
+export const CHAT_NOT_FOUND = 'Chat not found';
+export const NOT_CHAT_OWNER = 'User is not the owner of the chat';
+const chatNotFound = () => notFound(CHAT_NOT_FOUND, 'chat_not_found');
+
+/** Seed 000: an unknown chat is 404, another user's is 401 with its own string. */
+export async function ownedChat(db: Db, userId: string, chatId: string): Promise<ChatRow> {
+  return owned(await findChat(db, chatId), userId, chatNotFound, () => new ApiError(401, 'not_chat_owner', NOT_CHAT_OWNER));
+}
+
+/** Seed 000: another user's workspace is 401 `User is not the owner of the workspace` here. */
+export async function createChat(
+  db: Db,
+  userId: string,
+  input: { workspaceId: string; title: string | null },
+): Promise<{ chat: ChatRow; workspace: Workspace }> {
+  const workspace = await ownedWorkspace(db, userId, input.workspaceId, new ApiError(401, 'not_workspace_owner', NOT_OWNER));
+  const chat = await insertChat(db, { id: newId(), workspaceId: workspace.id, ownerId: userId, title: input.title, now: Date.now() });
+  return { chat, workspace };
+}
+
+/** Deletes the chat row; its object's cleanup is an outbox job, run after the response. */
+export async function removeChat(deps: Deps, userId: string, chatId: string) {
+  const chat = await ownedChat(deps.db, userId, chatId);
+  const job = await deleteChat(deps.db, chat.id, Date.now());
+  runJobsSoon(deps.env, deps.waitUntil, [job]);
+}
+
+/** A page of the user's chats: in one workspace (seed 000: another user's is 403), or all of them. */
+export async function listChatsOf(db: Db, userId: string, input: { workspaceId?: string; limit: number; cursor?: string }) {
+  const workspaceId = input.workspaceId === undefined ? undefined : (await ownedWorkspace(db, userId, input.workspaceId)).id;
+  return page(await listChats(db, { ownerId: userId, workspaceId }, input.limit, input.cursor), input.limit);
+}
+
+/** Only the chat's object issues strings; connection strings are also recorded for revocation. */
+export async function authorize(deps: DataDeps, user: AuthUser, chatId: string, kind: StringKind): Promise<{ chat: ChatRow; issued: Issued }> {
+  const chat = await ownedChat(deps.db, user.id, chatId);
+  if (kind === 'connection') {
+    // A chat deleted since ownedChat fails the foreign key: answer as the deleted chat it is.
+    await recordSessionChat(deps.db, user.sessionId, chat.id, Date.now()).catch(async (err) => {
+      throw (await findChat(deps.db, chat.id)) ? err : chatNotFound();
+    });
+  }
+  const { issued } = unwrap(await chatRoom(deps.env, chat.id).issue(chat.id, kind, user.id, user.sessionId));
+  return { chat, issued };
+}
+
+/** Messages after `afterSeq`, in seq order; one more is read to know whether a next page exists. */
+export async function chatHistory(deps: DataDeps, userId: string, input: { chatId: string; afterSeq: number; limit: number }) {
+  const chat = await ownedChat(deps.db, userId, input.chatId);
+  const h = unwrap(await chatRoom(deps.env, chat.id).history(input.afterSeq, input.limit + 1));
+  const messages = h.messages.slice(0, input.limit);
+  const nextAfterSeq = h.messages.length > input.limit ? messages[messages.length - 1].seq : null;
+  return { messages, nextAfterSeq, lastSeq: h.lastSeq };
+}
+
+/**
+ * Opens a chat socket: D1 first (a deleted chat's object is never woken), then the object checks
+ * the connection string and answers the 101 itself; its refusal becomes our error body.
+ */
+export async function openSocket(deps: DataDeps, input: { chatId: string; connectionString?: string; request: Request }): Promise<Response> {
+  if (!(await findChat(deps.db, input.chatId))) throw chatNotFound();
+  if (!input.connectionString) throw new ApiError(401, 'missing_connection_string', 'Missing connection string');
+  const res = await chatRoom(deps.env, input.chatId).fetch(input.request);
+  if (res.status === 101) return res;
+  throw chatFailure(await readRefusal(res));
+}

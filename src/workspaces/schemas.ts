@@ -1,0 +1,31 @@
+import { z } from '@hono/zod-openapi';
+import { requiredString } from '../lib/router';
+import { iso } from '../lib/time';
+import type { Workspace as WorkspaceRecord } from './queries';
+
+export const Workspace = z
+  .object({
+    workspace_id: z.string(),
+    name: z.string(),
+    owner: z.string(),
+    created_at: z.string(),
+    agents: z.array(z.string()),
+  })
+  .openapi('Workspace');
+
+export const workspaceJson = (w: WorkspaceRecord) => ({
+  workspace_id: w.id,
+  name: w.name,
+  owner: w.ownerId,
+  created_at: iso(w.createdAt),
+  agents: w.agents,
+});
+
+const NAME_MAX = 200;
+export const MISSING_NAME = 'Missing name parameter';
+const nameSchema = requiredString(MISSING_NAME).max(NAME_MAX, { error: `name must be at most ${NAME_MAX} characters` });
+
+export const createWorkspaceBody = z.object({ name: nameSchema.optional() });
+export const renameWorkspaceBody = z.object({ name: nameSchema });
+export const workspaceParams = z.object({ workspace_id: z.string().openapi({ param: { name: 'workspace_id', in: 'path' } }) });
+export const Msg = z.object({ msg: z.string() });
