@@ -1,13 +1,18 @@
 // Fan-out clients for the socket.io comparison server (socket.io-client over WebSocket only).
+// socket.io-client offers permessage-deflate by default, as a browser does; the server answers
+// it only when started with compression (see socketio-server.mjs).
 import { randomUUID } from 'node:crypto';
 import { join } from 'node:path';
 import { io } from 'socket.io-client';
 import { freePort, sleep, start, stop } from '../scripts/lib/proc.mjs';
 
-/** Starts bench/socketio-server.mjs in its own process; resolves to { url, stop }. */
-export async function startSocketIo() {
+/**
+ * Starts bench/socketio-server.mjs in its own process, with permessage-deflate for every frame
+ * if `compress`; resolves to { url, pid, stop }.
+ */
+export async function startSocketIo({ compress = false } = {}) {
   const port = await freePort();
-  const child = start(process.execPath, [join(import.meta.dirname, 'socketio-server.mjs'), String(port)]);
+  const child = start(process.execPath, [join(import.meta.dirname, 'socketio-server.mjs'), String(port), compress ? 'compress' : 'plain']);
   const url = `http://127.0.0.1:${port}`;
   for (let i = 0; i < 200; i++) {
     try {
@@ -18,7 +23,7 @@ export async function startSocketIo() {
       await sleep(50);
     }
   }
-  return { url, stop: () => stop(child) };
+  return { url, pid: child.pid, stop: () => stop(child) };
 }
 
 function open(url, onContent) {

@@ -50,12 +50,21 @@ ${PHASES.filter((p) => r.phases.includes(p)).map((p) => sections[p](r)).join('\n
 `;
 }
 
+const cpuOf = (f, k) => (f.cpu?.[k] === undefined ? '-' : f.cpu[k].toFixed(2));
+const CPU_TEXT = "CPU s in the best round: Worker's workerd / proxy's workerd / wrangler's Node / harness";
+const cpuCell = (f) => (f.cpu?.server !== undefined ? `server ${cpuOf(f, 'server')} / harness ${cpuOf(f, 'harness')}` : ['worker', 'proxy', 'wrangler', 'harness'].map((k) => cpuOf(f, k)).join(' / '));
+
 function fanoutSection(r) {
-  const { ours, oursPerMessage: per, socketio: sio } = r.fanout;
-  const fanRow = (label, f) => [label, ...[ours, per, sio].map(f)];
+  const { ours, oursDeflate, oursPerMessage: per, oursPerMessageDeflate: perDeflate, socketio: sio, socketioDeflate: sioDeflate } = r.fanout;
+  const cols = [ours, oursDeflate, per, perDeflate, sio, sioDeflate];
+  const fanRow = (label, f) => [label, ...cols.map(f)];
   return `## Fan-out: one chat, ${FANOUT.receivers} receivers, ${FANOUT.senders} senders x ${FANOUT.perSender} messages paced by acks
 
-${table(['', 'ours, batch=1', 'ours, per-message frames', 'socket.io 4.8'], [
+Through \`wrangler dev\` (its proxy in front of the Worker), as a client in development reaches it.
+"deflate offered": the clients offer permessage-deflate, as every browser does; the others do not
+(ours) or are declined by the server (socket.io's default).
+
+${table(['', 'ours, batch=1', 'ours, batch=1, deflate offered', 'ours, per-message frames', 'ours, per-message, deflate offered', 'socket.io 4.8', 'socket.io 4.8, compression on'], [
   fanRow('Delivered messages/s at the receivers (best round)', (f) => `**${n(f.deliveriesPerSecond)}**`),
   fanRow('Each round (messages/s)', (f) => f.runs.map(n).join(', ')),
   fanRow('Send-to-receive p50 (ms)', (f) => n(f.p50Ms)),
@@ -63,31 +72,87 @@ ${table(['', 'ours, batch=1', 'ours, per-message frames', 'socket.io 4.8'], [
   fanRow('Deliveries (expected)', (f) => `${n(f.deliveries)} (${n(FANOUT.receivers * f.messages)})`),
   fanRow('Seconds, first send to last delivery', (f) => n(f.seconds)),
   fanRow('Frames received by all sockets', (f) => (f.frames ? n(f.frames.message + f.frames.messages) : '1 per message per socket')),
+  fanRow('Sec-WebSocket-Extensions answered', (f) => f.extensions ?? (f === sioDeflate ? 'permessage-deflate' : 'none')),
   fanRow('Messages persisted (chat last_seq)', (f) => (f.persisted === undefined ? 'none (not stored)' : n(f.persisted))),
+  fanRow(`${CPU_TEXT} (socket.io: its server / harness)`, cpuCell),
 ])}
 
 **Ratio ours / socket.io: ${ratio(ours.deliveriesPerSecond, sio.deliveriesPerSecond)}** (best rounds; mode measured: ${ours.mode}; target >= 1.0
 while every message is persisted). Round by round: ${perRound(ours, sio)}. Per-message frames / socket.io:
-${ratio(per.deliveriesPerSecond, sio.deliveriesPerSecond)} (round by round: ${perRound(per, sio)}).
+${ratio(per.deliveriesPerSecond, sio.deliveriesPerSecond)} (round by round: ${perRound(per, sio)}). Browser-like clients (deflate
+offered to both; socket.io declines it by default): batch=1 ${ratio(oursDeflate.deliveriesPerSecond, sio.deliveriesPerSecond)},
+per-message ${ratio(perDeflate.deliveriesPerSecond, sio.deliveriesPerSecond)}; against socket.io with compression on,
+batch=1 ${ratio(oursDeflate.deliveriesPerSecond, sioDeflate.deliveriesPerSecond)}, per-message ${ratio(perDeflate.deliveriesPerSecond, sioDeflate.deliveriesPerSecond)}.
 
-Method: all clients run in the harness process (\`ws\` for ours with permessage-deflate off;
-\`socket.io-client\` with \`transports: ['websocket']\`, which uses \`ws\` in Node). Our Worker runs
+Method: all clients run in the harness process (\`ws\` for ours, with \`perMessageDeflate: false\` or
+its default offer \`permessage-deflate; client_max_window_bits\`, which is what browsers send;
+\`socket.io-client\` with \`transports: ['websocket']\`, which uses \`ws\` in Node and offers
+permessage-deflate by default). Our Worker runs
 under \`wrangler dev\` from the bundle \`wrangler deploy --dry-run\` builds, with the limits and
 the KDF cost lowered through \`--var\`; every socket gets its own connection string; each sender
 takes its first message string from \`GET /chat/authorize/message\` and then the one in each
 ack. The socket.io server (bench/socketio-server.mjs, its own process) joins every socket to one
 room, broadcasts each message (with the same fields as ours) to the room, sender included, and
-acknowledges it; it stores nothing. The send time travels in the content; latency is measured
-at the ${FANOUT.receivers} receivers only (senders also receive but are not counted). Both servers get a
-warm-up run (10 receivers, 100 messages), then ${r.fanout.ours.runs.length} rounds alternate ours (batch=1), ours
-(per-message) and socket.io; the other columns (p50, p99, frames, ...) are from each side's best
-round. batch=1 frames coalesce what arrives within CHAT_BATCH_WINDOW_MS of a batch's first
+acknowledges it; it stores nothing. Its "compression on" server compresses every frame
+(\`perMessageDeflate: { threshold: 0 }\`; socket.io's own \`perMessageDeflate: true\` has a 1,024-byte threshold
+and would compress none of these ~300-byte frames). The send time travels in the content; latency is measured
+at the ${FANOUT.receivers} receivers only (senders also receive but are not counted). Every server gets a
+warm-up run (10 receivers, 100 messages), then ${r.fanout.ours.runs.length} rounds run every side of this table and the next
+one in turn; the other columns (p50, p99, frames, ...) are from each side's best
+round. CPU time is utime + stime from /proc of each process (all its threads) and
+\`process.cpuUsage()\` of the harness, from the first send to the last delivery of the best round.
+batch=1 frames coalesce what arrives within CHAT_BATCH_WINDOW_MS of a batch's first
 message (wrangler.toml: ${BATCH_WINDOW_MS} ms). The 1 s rate window among the bench vars below is there because the
 object keeps each sender's message times in the window in memory (up to MESSAGE_RATE_LIMIT of
 them; production: 20), and all four senders are one user (a chat has one owner): it keeps that
 list to the last second's messages. Bench vars, in every phase but the production-KDF login:
 
-${BENCH_VARS_TEXT}.${variantsTable(r.fanout)}`;
+${BENCH_VARS_TEXT}.${variantsTable(r.fanout)}
+
+${compressionSection(r.fanout)}`;
+}
+
+/** The compression sides: the Worker's own port against the proxy, our config against its counterpart. */
+function compressionSection(f) {
+  const flagged = f.configFlags.includes('no_web_socket_compression');
+  const all = [
+    ...['ours', 'oursDeflate', 'oursPerMessage', 'oursPerMessageDeflate'].map((k) => f[k]),
+    ...Object.values(f.compression),
+  ];
+  const order = (x) => [x.config.startsWith('without') ? 0 : 1, x.path === 'direct' ? 0 : 1, x.batch ? 0 : 1, x.deflate ? 1 : 0];
+  all.sort((a, b) => {
+    const [p, q] = [order(a), order(b)];
+    for (let i = 0; i < p.length; i++) if (p[i] !== q[i]) return p[i] - q[i];
+    return 0;
+  });
+  const find = (config, path, batch, deflate) => all.find((x) => x.config === config && x.path === path && x.batch === batch && x.deflate === deflate);
+  const off = 'without no_web_socket_compression';
+  const line = (path, batch) => {
+    // Deflate offered / not within whichever config has both (wrangler.toml's), then the other config's offered rate against that plain one.
+    const cfg = [off, 'no_web_socket_compression'].find((c) => find(c, path, batch, false) && find(c, path, batch, true));
+    if (!cfg) return `${path}, ${batch ? 'batch=1' : 'per-message'}: -`;
+    const plain = find(cfg, path, batch, false);
+    const other = find(cfg === off ? 'no_web_socket_compression' : off, path, batch, true);
+    return `${path === 'direct' ? "the Worker's own port" : "wrangler's proxy"}, ${batch ? 'batch=1' : 'per-message'}: deflate offered / not ${ratio(find(cfg, path, batch, true).deliveriesPerSecond, plain.deliveriesPerSecond)}${
+      other ? `, the other config's deflate offered / this one's not ${ratio(other.deliveriesPerSecond, plain.deliveriesPerSecond)}` : ''}`;
+  };
+  return `### permessage-deflate: the Worker or wrangler's proxy?
+
+Config: wrangler.toml's \`compatibility_flags = ${JSON.stringify(f.configFlags)}\`; the counterpart is the same bundle with
+\`${JSON.stringify(f.counterpartFlags)}\` (its own \`wrangler dev\`). "direct" connects to the Worker's own workerd
+(miniflare's entry socket, found from /proc: the listening port of the Worker's workerd that
+answers \`GET /ping\`), bypassing the proxy workerd \`wrangler dev\` puts on its public port; both
+paths reach the same Worker and Durable Object. The rows through the proxy without the flag are the
+main table's (every round); the others ran in the first ${Object.values(f.compression)[0].runs.length} round(s) only
+(BENCH_COMPRESSION_ROUNDS), to keep the run within ~6 minutes.
+
+${table(['Config', 'Path', 'Frames', 'Deflate offered', 'Extension answered', 'Best msgs/s', 'Each round', 'p50 / p99 ms', 'Seconds', CPU_TEXT], all.map((x) => [
+  x.config === off ? 'without the flag' : 'no_web_socket_compression', x.path, x.batch ? 'batch=1' : 'per-message', x.deflate ? 'yes' : 'no', x.extensions,
+  `**${n(x.deliveriesPerSecond)}**`, x.runs.map(n).join(', '), `${n(x.p50Ms)} / ${n(x.p99Ms)}`, n(x.seconds), cpuCell(x),
+]))}
+
+Ratios (best rounds): ${['direct', 'proxy'].flatMap((p) => [true, false].map((b) => line(p, b))).join('; ')}.
+${flagged ? 'wrangler.toml sets no_web_socket_compression (the decision: README.md).' : 'wrangler.toml does not set no_web_socket_compression (the decision: README.md).'}`;
 }
 
 /** BENCH_VARIANTS: the same batch=1 measurement against other bundles or vars, in the same rounds. */

@@ -5,7 +5,7 @@
 // BENCH_ROUNDS, BENCH_VARIANTS and BENCH_SAVE_BUNDLE.
 import { cpSync, mkdirSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { fanoutPhase, parseVariants, startVariant } from './fanout-phase.mjs';
+import { fanoutPhase, parseVariants, startCounterpart, startVariant } from './fanout-phase.mjs';
 import { explainGrowth, growthUsers, loadGrowth, measureGrowth } from './growth.mjs';
 import { measureHttp } from './http.mjs';
 import { newUser } from './lib/api.mjs';
@@ -39,7 +39,7 @@ if (process.env.BENCH_SAVE_BUNDLE) {
 }
 if (phases.has('size')) r.size.bundle = bundleSize(buildLog);
 
-step('local D1 migrations, then wrangler dev for our Worker (and the bare Worker for http, and any variants)');
+step('local D1 migrations, then wrangler dev for our Worker (and the bare Worker for http, the compression counterpart for fan-out, and any variants)');
 const state = freshState('main');
 await applyMigrations(state, config);
 // Tokens from the first session are reused after the restart below, so they must outlive the run.
@@ -48,6 +48,8 @@ const servers = [];
 let users;
 try {
   const oursStarting = startDev({ name: 'ours', persistTo: state, config, vars, secrets: SECRETS });
+  // The compression counterpart (fan-out): this build with no_web_socket_compression toggled.
+  const counterpartStarting = phases.has('fanout') ? startCounterpart({ vars, secrets: SECRETS }) : null;
   const bareStarting = phases.has('http')
     ? startDev({ name: 'bare', persistTo: freshState('bare'), config: snapshotBare(), readyPath: '/workspace' })
     : null;
@@ -55,6 +57,8 @@ try {
   servers.push(ours);
   const bare = await bareStarting;
   if (bare) servers.push(bare);
+  const counterpart = await counterpartStarting;
+  if (counterpart) servers.push(counterpart.server);
   const user = await newUser(ours.url);
 
   if (phases.has('fanout')) {
@@ -64,7 +68,7 @@ try {
       servers.push(sv.server);
       running.push(sv);
     }
-    r.fanout = await fanoutPhase({ ours: { server: ours, user }, variants: running, rounds: ROUNDS, step });
+    r.fanout = await fanoutPhase({ ours: { server: ours, user }, counterpart, variants: running, rounds: ROUNDS, step });
   }
 
   if (phases.has('http')) {

@@ -1,12 +1,17 @@
 // The comparison server: socket.io 4.8, one room, each message broadcast to the room (sender
-// included, as our chat does) and acknowledged. It stores nothing. Usage: node socketio-server.mjs <port>
+// included, as our chat does) and acknowledged. It stores nothing.
+// Usage: node socketio-server.mjs <port> [plain|compress]. plain is socket.io's default (no
+// permessage-deflate: the server declines the client's offer). compress answers the offer and
+// compresses every frame: threshold 0, since socket.io's own `perMessageDeflate: true` keeps a
+// threshold of 1024 bytes and would leave chat-sized frames (~300 bytes) uncompressed.
 import { createServer } from 'node:http';
 import { randomUUID } from 'node:crypto';
 import { Server } from 'socket.io';
 
 const port = Number(process.argv[2]);
 const http = createServer();
-const io = new Server(http, { transports: ['websocket'], serveClient: false });
+const compress = process.argv[3] === 'compress';
+const io = new Server(http, { transports: ['websocket'], serveClient: false, perMessageDeflate: compress ? { threshold: 0 } : false });
 let seq = 0;
 
 io.on('connection', (socket) => {

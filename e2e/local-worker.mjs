@@ -16,9 +16,18 @@ export async function startWorker(opts = {}) {
   const envFile = join(state, '.dev.vars');
   writeFileSync(envFile, 'JWT_SECRET=e2e-jwt-secret-0123456789abcdef0123456789\nLINK_SECRET=e2e-link-secret-0123456789abcdef012345678\n');
   const persist = ['--persist-to', join(state, 'data')];
-  await run(WRANGLER, ['d1', 'migrations', 'apply', 'DB', '--local', ...persist], { env: quiet });
   const vars = Object.entries(opts.vars ?? {}).flatMap(([k, v]) => ['--var', `${k}:${v}`]);
+  // The migrations are applied while `wrangler dev` starts (each takes seconds): the dev server
+  // opens the database on its first query, and nothing queries it before both are done.
+  const migrated = run(WRANGLER, ['d1', 'migrations', 'apply', 'DB', '--local', ...persist], { env: quiet });
   const child = start(WRANGLER, ['dev', '--ip', '127.0.0.1', '--port', String(port), '--env-file', envFile, ...persist, ...vars], { env: quiet });
+  try {
+    await migrated;
+  } catch (err) {
+    await stopChild(child);
+    rmSync(state, { recursive: true, force: true });
+    throw err;
+  }
   let log = '';
   child.stdout.on('data', (d) => (log += d));
   child.stderr.on('data', (d) => (log += d));

@@ -15,7 +15,7 @@ async function setup() {
 const agentsOf = async (u: TestUser, wsId: string) =>
   (await call('GET', `/workspace/${wsId}`, { token: u.token })).json.workspace.agents as string[];
 
-describe('POST /workspace/:workspace_id/agent (seed 000)', () => {
+describe('POST /workspace/:workspace_id/agent (upstream contract)', () => {
   it('adds an installed agent; adding twice is harmless', async () => {
     const { u, agentId, wsId } = await setup();
     for (let i = 0; i < 2; i++) {
@@ -29,7 +29,7 @@ describe('POST /workspace/:workspace_id/agent (seed 000)', () => {
   });
 });
 
-describe('DELETE /workspace/:workspace_id/agent (seed 000)', () => {
+describe('DELETE /workspace/:workspace_id/agent (upstream contract)', () => {
   it('removes it; removing one that is not there is harmless', async () => {
     const { u, agentId, wsId } = await setup();
     await call('POST', `/workspace/${wsId}/agent`, { token: u.token, body: { agent_id: agentId } });

@@ -1,5 +1,6 @@
 import { env } from 'cloudflare:workers';
 import { describe, expect, it } from 'vitest';
+import { captureErrorLog } from './error-log';
 import { call, expectError, newUser, type TestUser } from './helpers';
 import { manifest, publish, uniqueName } from './packages-fixtures';
 
@@ -19,7 +20,7 @@ async function installed(u: TestUser, versions = ['1.0.0']) {
   return { name, publisher, agent };
 }
 
-describe('GET /agent/download (seed 000)', () => {
+describe('GET /agent/download (upstream contract)', () => {
   it("missing or empty query: 400 {error: \"Missing param 'query'\"} beside msg, code and request_id", async () => {
     const u = await newUser();
     for (const q of ['', '?query=', '?version=1.0.0']) {
@@ -114,10 +115,13 @@ describe('GET /agent/download (seed 000)', () => {
     const u = await newUser();
     const name = uniqueName();
     await publish(u.token, name, '1.0.0');
-    await env.BUCKET.put(await r2Key(name, '1.0.0'), 'tampered');
+    const key = await r2Key(name, '1.0.0');
+    await env.BUCKET.put(key, 'tampered');
+    const log = captureErrorLog();
     const res = await download(u.token, `?query=${name}&version=1.0.0`);
     expect(res.status).toBe(500);
     expect(res.text).toBe(`Failed to download package: ${name}:1.0.0, checksum mismatch`);
+    expect(log.entries()).toEqual([{ msg: 'package checksum mismatch', key }]);
     expect(await agents(u)).toEqual([]);
   });
 
@@ -130,10 +134,12 @@ describe('GET /agent/download (seed 000)', () => {
       get: (target, prop) => (prop === 'get' ? () => Promise.reject(new Error('R2 down')) : Reflect.get(target, prop).bind(target)),
     });
     (env as any).BUCKET = failing;
+    const log = captureErrorLog();
     try {
       const res = await download(u.token, `?query=${name}`);
       expect(res.status).toBe(503);
       expect(res.text).toBe(`Failed to download package: ${name}:1.0.0, storage is unavailable`);
+      expect(log.entries()).toEqual([{ msg: 'package download failed', key: await r2Key(name, '1.0.0'), error: 'Error: R2 down' }]);
     } finally {
       (env as any).BUCKET = bucket;
     }

@@ -1,5 +1,6 @@
 import { env, exports } from 'cloudflare:workers';
 import { describe, expect, it } from 'vitest';
+import { captureErrorLog } from './error-log';
 import { BASE, call, expectError, newUser } from './helpers';
 
 describe('errors and headers every route shares', () => {
@@ -44,6 +45,7 @@ describe('errors and headers every route shares', () => {
     const u = await newUser();
     const realPrepare = env.DB.prepare;
     // Fault injection: D1 throws for this one request.
+    const log = captureErrorLog();
     env.DB.prepare = () => {
       throw new Error('D1_ERROR: no such table: secret_table at SELECT * FROM users');
     };
@@ -51,6 +53,10 @@ describe('errors and headers every route shares', () => {
       const res = await call('GET', '/workspace', { token: u.token });
       expectError(res, 500, 'Internal server error');
       expect(res.text).not.toMatch(/secret_table|SELECT|at .*\.ts/);
+      // The details go to the log, under the request id the body carries.
+      expect(log.entries()).toEqual([
+        { request_id: res.json.request_id, error: 'Error: D1_ERROR: no such table: secret_table at SELECT * FROM users', stack: expect.stringContaining('secret_table') },
+      ]);
     } finally {
       env.DB.prepare = realPrepare;
     }
@@ -86,12 +92,14 @@ describe('GET /health', () => {
       },
     });
     (env as any)[binding] = failing;
+    const log = captureErrorLog();
     try {
       const res = await call('GET', '/health');
       expect(res.status).toBe(503);
       expect(res.json.status).toBe('degraded');
       const key = { DB: 'd1', SESSIONS: 'kv', BUCKET: 'r2' }[binding];
       expect(res.json.checks[key]).toEqual({ ok: false, error: 'unavailable' });
+      expect(log.entries()).toEqual([{ msg: 'health check failed', error: 'Error: binding unavailable' }]);
     } finally {
       (env as any)[binding] = real;
     }

@@ -5,7 +5,7 @@ import { call, expectError, newUser, uniqueEmail } from './helpers';
 const PASSWORD = 'a good long password';
 
 describe('POST /register', () => {
-  it('creates a user and answers the seed shape', async () => {
+  it('creates a user and answers the upstream shape', async () => {
     const email = uniqueEmail();
     const res = await call('POST', '/register', { body: { email, password: PASSWORD } });
     expect(res.status).toBe(200);
@@ -68,7 +68,7 @@ describe('POST /register', () => {
 });
 
 describe('POST /auth/login', () => {
-  it('returns the seed access_token plus refresh_token, token_type and expires_in', async () => {
+  it('returns the upstream access_token plus refresh_token, token_type and expires_in', async () => {
     const email = uniqueEmail();
     await call('POST', '/register', { body: { email, password: PASSWORD } });
     const res = await call('POST', '/auth/login', { body: { email, password: PASSWORD } });
@@ -79,7 +79,7 @@ describe('POST /auth/login', () => {
     expect(res.json.refresh_token.length).toBeGreaterThanOrEqual(22);
   });
 
-  it('answers the seed errors', async () => {
+  it('answers the upstream errors', async () => {
     const u = await newUser();
     expectError(await call('POST', '/auth/login'), 400, 'Missing JSON in request');
     expectError(await call('POST', '/auth/login', { body: { email: u.email } }), 400, 'Missing email/password parameter');

@@ -1,12 +1,15 @@
 import { evictDurableObject } from 'cloudflare:test';
 import { env } from 'cloudflare:workers';
 import { describe, expect, it } from 'vitest';
+import { captureErrorLog } from './error-log';
 import { call, expectError, withVars } from './helpers';
 import { chatOwner, connect, connectionString, messageString, openSocket } from './chat-helpers';
 
 const stubOf = (chatId: string) => env.CHAT_ROOM.get(env.CHAT_ROOM.idFromName(chatId));
 const BAD = { MESSAGE_MAX_BYTES: 'lots' };
 const invalid = { ok: false, code: 'config_invalid', var: 'MESSAGE_MAX_BYTES', msg: expect.stringContaining('MESSAGE_MAX_BYTES') };
+/** What the object logs once, when it is built with the bad var (src/lib/config.ts). */
+const LOGGED = [{ error: 'config_invalid', var: 'MESSAGE_MAX_BYTES', msg: 'MESSAGE_MAX_BYTES must be an integer from 1 to 1048576' }];
 
 /**
  * The object reads configError(env) in its constructor (src/durable/chat-room.ts): evicting it and
@@ -25,6 +28,7 @@ describe('a var that does not parse: the chat object refuses instead of throwing
   it('RPCs answer config_invalid and a connect is 503 naming the var; the string is not used up', async () => {
     const { user, chatId } = await chatOwner();
     const cs = await connectionString(user, chatId);
+    const log = captureErrorLog();
     await evictDurableObject(stubOf(chatId));
     await withVars(BAD, async () => {
       const stub = stubOf(chatId);
@@ -43,11 +47,13 @@ describe('a var that does not parse: the chat object refuses instead of throwing
     expect(res.status).toBe(101);
     res.webSocket!.accept();
     res.webSocket!.close();
+    expect(log.entries()).toEqual(LOGGED);
   });
 
   it('the routes answer its refusal as 503 config_invalid with the var', async () => {
     const { user, chatId } = await chatOwner();
     const cs = await connectionString(user, chatId);
+    const log = captureErrorLog();
     await rebuildWithBadVar(chatId);
     // The Worker's own config is fine again; only the object recorded the bad var.
     for (const path of [`/chat/authorize?chat_id=${chatId}`, `/chat/authorize/message?chat_id=${chatId}`, `/chat/messages?chat_id=${chatId}`]) {
@@ -60,12 +66,14 @@ describe('a var that does not parse: the chat object refuses instead of throwing
     expectError({ status: ws.status, json: body }, 503);
     expect(body).toMatchObject({ code: 'config_invalid', var: 'MESSAGE_MAX_BYTES' });
     await evictDurableObject(stubOf(chatId));
+    expect(log.entries()).toEqual(LOGGED);
   });
 
   it('a frame gets an error frame config_invalid; the open socket and its message string survive', async () => {
     const { user, chatId } = await chatOwner();
     const { client } = await connect(user, chatId);
     const ms = await messageString(user, chatId);
+    const log = captureErrorLog();
     await evictDurableObject(stubOf(chatId));
     await withVars(BAD, async () => {
       client.send({ type: 'message', message_string: ms, content: 'hello', client_id: 'c1' });
@@ -75,5 +83,6 @@ describe('a var that does not parse: the chat object refuses instead of throwing
     const { ack } = await client.accepted(ms, 'hello', 'c1');
     expect(ack).toMatchObject({ client_id: 'c1', seq: 1 });
     client.close();
+    expect(log.entries()).toEqual(LOGGED);
   });
 });

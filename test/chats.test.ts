@@ -6,7 +6,7 @@ import { chatOwner } from './chat-helpers';
 const ISO = /^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}\.\d{3}Z$/;
 
 describe('POST /chat', () => {
-  it('creates a chat and answers the seed shape with title and created_at', async () => {
+  it('creates a chat and answers the upstream shape with title and created_at', async () => {
     const user = await newUser();
     const ws = await call('POST', '/workspace', { token: user.token, body: { name: 'W' } });
     const workspaceId = ws.json.workspace.workspace_id;
@@ -58,7 +58,7 @@ describe('POST /chat', () => {
 });
 
 describe('GET /chat and DELETE /chat', () => {
-  it('GET answers the seed shape', async () => {
+  it('GET answers the upstream shape', async () => {
     const { user, workspaceId, chatId } = await chatOwner();
     const res = await call('GET', `/chat?chat_id=${chatId}`, { token: user.token });
     expect(res.status).toBe(200);
@@ -143,7 +143,7 @@ describe('chat lists', () => {
 });
 
 describe('GET /chat/authorize and /chat/authorize/message', () => {
-  it('issues a connection string in the seed shape (epoch seconds) and records the session', async () => {
+  it('issues a connection string in the upstream shape (epoch seconds) and records the session', async () => {
     const { user, chatId } = await chatOwner();
     const res = await call('GET', `/chat/authorize?chat_id=${chatId}`, { token: user.token });
     expect(res.status).toBe(200);
@@ -168,7 +168,7 @@ describe('GET /chat/authorize and /chat/authorize/message', () => {
     expect(res.json.expires_at - res.json.created_at).toBe(60);
   });
 
-  it.each(['/chat/authorize', '/chat/authorize/message', '/chat/messages'])('%s: 400, 404, and 401 for another user', async (path) => {
+  it.each(['/chat/authorize', '/chat/authorize/message'])('%s (upstream contract): 400, 404, and 401 for another user', async (path) => {
     const { chatId } = await chatOwner();
     const other = await newUser();
     expectError(await call('GET', path, { token: other.token }), 400, 'Missing chat id');
@@ -178,6 +178,14 @@ describe('GET /chat/authorize and /chat/authorize/message', () => {
 });
 
 describe('GET /chat/messages', () => {
+  it('400 without a chat id; an unknown chat and another user\'s are the same 404', async () => {
+    const { chatId } = await chatOwner();
+    const other = await newUser();
+    expectError(await call('GET', '/chat/messages', { token: other.token }), 400, 'Missing chat id');
+    expectError(await call('GET', '/chat/messages?chat_id=nope', { token: other.token }), 404, 'Chat not found');
+    expectError(await call('GET', `/chat/messages?chat_id=${chatId}`, { token: other.token }), 404, 'Chat not found');
+  });
+
   it('starts empty and rejects a bad after_seq', async () => {
     const { user, chatId } = await chatOwner();
     const res = await call('GET', `/chat/messages?chat_id=${chatId}`, { token: user.token });

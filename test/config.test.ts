@@ -3,6 +3,7 @@ import { describe, expect, it } from 'vitest';
 import { SCRYPT_MAX_MEMORY_BYTES } from '../src/auth/password';
 import { MAX_LINK_TTL_SECONDS } from '../src/files/signed-link';
 import { ConfigError, SCRYPT_MAX_MEMORY, checkVars, config, configError, secretsSchema, varDefaults, varsSchema } from '../src/lib/config';
+import { captureErrorLog } from './error-log';
 import { call, withVars } from './helpers';
 
 const SECRETS = { JWT_SECRET: 'j'.repeat(32), LINK_SECRET: 'l'.repeat(32) };
@@ -11,10 +12,14 @@ const envWith = (vars: Record<string, string | undefined> = {}) => ({ ...SECRETS
 
 /** The ConfigError that config() throws for `vars`, checked against configError(), which must not throw. */
 function errorFor(vars: Record<string, string | undefined>): ConfigError {
+  const log = captureErrorLog();
   const e = envWith(vars);
   const quiet = configError(e);
   expect(() => config(e)).toThrow(ConfigError);
   expect(quiet).toBeInstanceOf(ConfigError);
+  // Logged once per parse (the second read is cached), naming the var.
+  expect(log.entries()).toEqual([{ error: 'config_invalid', var: quiet!.var, msg: quiet!.message }]);
+  log.restore();
   return quiet!;
 }
 
@@ -111,13 +116,17 @@ describe('config: parsed once per env', () => {
     (e as unknown as Record<string, string>).RATE_LIMIT_PER_MINUTE = '6';
     expect(config(e).rateLimitPerMinute).toBe(6);
     (e as unknown as Record<string, string>).RATE_LIMIT_PER_MINUTE = '6O';
+    const log = captureErrorLog();
     expect(configError(e)?.var).toBe('RATE_LIMIT_PER_MINUTE');
+    expect(configError(e)?.var).toBe('RATE_LIMIT_PER_MINUTE');
+    expect(log.entries()).toEqual([expect.objectContaining({ error: 'config_invalid', var: 'RATE_LIMIT_PER_MINUTE' })]);
     expect(config(envWith({ RATE_LIMIT_PER_MINUTE: '5' }))).not.toBe(first);
   });
 });
 
 describe('while the config is invalid', () => {
   it('every route but /ping and /health answers 503 config_invalid naming the var', async () => {
+    const log = captureErrorLog();
     await withVars({ RATE_LIMIT_PER_MINUTE: '12O' }, async () => {
       for (const [method, path] of [['GET', '/workspace'], ['POST', '/auth/login'], ['POST', '/register'], ['GET', '/openapi.json'], ['GET', '/no/such/route']]) {
         const res = await call(method, path, { body: method === 'POST' ? { email: 'a@b.co', password: 'x' } : undefined });
@@ -137,9 +146,14 @@ describe('while the config is invalid', () => {
     });
     expect((await call('GET', '/health')).json.checks.config).toEqual({ ok: true });
     expect((await call('GET', '/workspace')).status).toBe(401);
+    // One log line for the bad var, however many requests it refused: config is parsed once per change.
+    expect(log.entries()).toEqual([
+      { error: 'config_invalid', var: 'RATE_LIMIT_PER_MINUTE', msg: 'RATE_LIMIT_PER_MINUTE must be an integer from 1 to 1000000000' },
+    ]);
   });
 
   it('a short secret or the renamed var is reported the same way', async () => {
+    const log = captureErrorLog();
     await withVars({ LINK_SECRET: 'short' }, async () => {
       const res = await call('GET', '/workspace');
       expect(res.status).toBe(503);
@@ -154,5 +168,9 @@ describe('while the config is invalid', () => {
       expect(res.json.msg).toContain('OUTBOUND_ALLOW_LOOPBACK');
     });
     expect((await call('GET', '/ping')).status).toBe(200);
+    expect(log.entries()).toEqual([
+      { error: 'config_invalid', var: 'LINK_SECRET', msg: 'LINK_SECRET must be at least 32 characters' },
+      { error: 'config_invalid', var: 'WEBHOOK_ALLOW_HTTP_LOCALHOST', msg: 'WEBHOOK_ALLOW_HTTP_LOCALHOST was renamed: set OUTBOUND_ALLOW_LOOPBACK instead' },
+    ]);
   });
 });

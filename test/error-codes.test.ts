@@ -59,7 +59,7 @@ describe('representative errors carry a code from the enum', () => {
     expectCoded(await call('POST', '/register', { body: { email: user.email, password: user.password } }), 400, 'user_exists');
   });
 
-  it('resources: unknown ids, a bad cursor, the seed download parameter', async () => {
+  it('resources: unknown ids, a bad cursor, the upstream download parameter', async () => {
     const token = user.token;
     expectCoded(await call('GET', '/workspace/not-an-id', { token }), 404, 'workspace_not_found');
     expectCoded(await call('GET', '/chat?chat_id=not-an-id', { token }), 404, 'chat_not_found');

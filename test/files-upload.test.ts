@@ -1,5 +1,6 @@
 import { env } from 'cloudflare:workers';
 import { describe, expect, it } from 'vitest';
+import { captureErrorLog } from './error-log';
 import { call, expectError, newUser, withVars } from './helpers';
 import { makeTask, makeWorkspace } from './tasks-fixtures';
 import { BOUNDARY, count, formBody, formType, jsonOf, makeFile, r2Key, send, sha256Of, upload, eventually } from './files-fixtures';
@@ -167,9 +168,11 @@ describe('POST /files/upload', () => {
         return typeof v === 'function' ? v.bind(target) : v;
       },
     });
+    const log = captureErrorLog();
     try {
       const res = await upload(u.token, 'doomed');
       expectError(res, 500, 'Internal server error');
+      expect(log.entries()).toEqual([{ request_id: res.json.request_id, error: 'Error: injected R2 failure', stack: expect.stringContaining('injected R2 failure') }]);
     } finally {
       (env as any).BUCKET = original;
     }

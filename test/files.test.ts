@@ -1,5 +1,6 @@
 import { env } from 'cloudflare:workers';
 import { describe, expect, it } from 'vitest';
+import { captureErrorLog } from './error-log';
 import { call, expectError, newUser } from './helpers';
 import { makeTask, makeWorkspace } from './tasks-fixtures';
 import { count, eventually, makeFile, r2Key } from './files-fixtures';
@@ -70,11 +71,13 @@ describe('DELETE /files/{file_id}', () => {
         return typeof v === 'function' ? v.bind(target) : v;
       },
     });
+    const log = captureErrorLog();
     try {
       const res = await call('DELETE', `/files/${f.file_id}`, { token: u.token });
       expect(res.status).toBe(200);
-      // The immediate attempt failed and was recorded (attempts 1, run_after pushed back).
+      // The immediate attempt failed and was recorded (attempts 1, run_after pushed back), and logged.
       await eventually(async () => (await count('SELECT attempts AS n FROM cleanup_jobs WHERE id = ?', `r2_object:${key}`).catch(() => 0)) === 1);
+      expect(log.entries()).toEqual([{ msg: 'cleanup failed', job: `r2_object:${key}`, error: 'Error: injected R2 delete failure' }]);
     } finally {
       (env as any).BUCKET = original;
     }

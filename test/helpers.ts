@@ -23,7 +23,7 @@ export async function call(method: string, path: string, opts: CallOptions = {})
     headers['content-type'] ??= 'application/json';
   }
   const res = await exports.default.fetch(new Request(BASE + path, { method, headers, body }));
-  const text = await res.text();
+  const text = new TextDecoder().decode(await res.arrayBuffer());
   let json: Json = {};
   try {
     json = text ? JSON.parse(text) : {};
@@ -70,7 +70,7 @@ export async function withVars<T>(vars: Partial<Record<keyof Env, string>>, fn: 
   }
 }
 
-/** Asserts API.md's error shape and, when given, the exact status and `msg`. */
+/** Asserts docs/conventions.md's error shape and, when given, the exact status and `msg`. */
 export function expectError(res: { status: number; json: Json }, status: number, msg?: string) {
   expect(res.status).toBe(status);
   expect(typeof res.json.msg).toBe('string');

@@ -87,3 +87,16 @@ export function patchName(zip: Uint8Array, entry: string, to: string, kind: 'loc
   for (const h of headers(out, entry)) if (h.kind === kind) out.set(new TextEncoder().encode(to), h.nameAt);
   return out;
 }
+
+const LOCAL_FIELDS = { method: [8, 2], csize: [18, 4], usize: [22, 4] } as const;
+
+/** Rewrites one field of an entry's local header only: the central directory still tells the truth. */
+export function patchLocalField(zip: Uint8Array, entry: string, field: keyof typeof LOCAL_FIELDS, value: number): Uint8Array {
+  const out = zip.slice();
+  const [offset, width] = LOCAL_FIELDS[field];
+  const at = headers(out, entry).find((h) => h.kind === 'local')!.nameAt - 30 + offset;
+  const view = new DataView(out.buffer);
+  if (width === 2) view.setUint16(at, value, true);
+  else view.setUint32(at, value, true);
+  return out;
+}

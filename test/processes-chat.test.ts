@@ -2,6 +2,7 @@ import { env } from 'cloudflare:workers';
 import { describe, expect, it } from 'vitest';
 import { runDueProcesses } from '../src/processes/cron';
 import { chatOwner, connect } from './chat-helpers';
+import { captureErrorLog } from './error-log';
 import { call } from './helpers';
 
 describe('post_message action', () => {
@@ -48,7 +49,11 @@ describe('post_message action', () => {
     });
     const del = await call('DELETE', `/chat?chat_id=${chatId}`, { token: user.token });
     expect(del.status).toBe(200);
+    const log = captureErrorLog();
     const run = await call('POST', `/processes/${res.json.process.process_id}/execute`, { token: user.token });
     expect(run.json.execution).toMatchObject({ status: 'failed', message: 'Chat not found' });
+    expect(log.entries()).toEqual([
+      { msg: 'process action failed', process_id: res.json.process.process_id, execution_id: run.json.execution.execution_id, error: 'Chat not found' },
+    ]);
   });
 });

@@ -5,6 +5,7 @@ import worker from '../src/index';
 import { claimAndRun, runDueProcesses } from '../src/processes/cron';
 import { getDb } from '../src/db/client';
 import { claimDueRun, dueProcessesQuery, failStuckExecutionsQuery, findOwnProcess } from '../src/processes/queries';
+import { captureErrorLog } from './error-log';
 import { call, newUser, withVars, type TestUser } from './helpers';
 
 const MINUTE = 60_000;
@@ -101,8 +102,16 @@ describe('the process cron job', () => {
     const hook = await due(u, { action: { type: 'webhook', url: 'https://hooks.example.com/hook/cron-500?status=500' } });
     const good = await due(u);
     await call('DELETE', `/workspace/${wsId}`, { token: u.token });
+    const log = captureErrorLog();
     const summary = await runDueProcesses(env);
     expect(summary).toMatchObject({ claimed: 3, succeeded: 1, failed: 2 });
+    // Each failure is logged once with its process and execution (in whichever order the lanes finished).
+    const failure = async (p: { id: string }, error: string) =>
+      ({ msg: 'process action failed', process_id: p.id, execution_id: (await executions(p.id))[0].id, error });
+    expect(log.entries()).toHaveLength(2);
+    expect(log.entries()).toEqual(
+      expect.arrayContaining([await failure(bad, 'Workspace not found'), await failure(hook, 'Webhook responded with HTTP 500')]),
+    );
     expect((await executions(bad.id))[0]).toMatchObject({ status: 'failed', message: 'Workspace not found' });
     expect((await executions(hook.id))[0]).toMatchObject({ status: 'failed', message: 'Webhook responded with HTTP 500' });
     expect((await executions(good.id))[0]).toMatchObject({ status: 'success' });

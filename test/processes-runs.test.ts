@@ -1,5 +1,6 @@
 import { env } from 'cloudflare:workers';
 import { describe, expect, it } from 'vitest';
+import { captureErrorLog } from './error-log';
 import { call, expectError, newUser } from './helpers';
 import { created, ISO, taskAction } from './processes-fixtures';
 
@@ -130,10 +131,14 @@ describe('POST /processes/:id/execute and GET /processes/:id/executions', () => 
     const wsId = ws.json.workspace.workspace_id;
     const p = await created(u, { action: { type: 'create_task', task: { title: 'x', workspace_id: wsId } } });
     await call('DELETE', `/workspace/${wsId}`, { token: u.token });
+    const log = captureErrorLog();
     const res = await call('POST', `/processes/${p.process_id}/execute`, { token: u.token });
     expect(res.status).toBe(201);
     expect(res.json.execution).toMatchObject({ status: 'failed', message: 'Workspace not found' });
     expect(res.json.execution.completed_at).toMatch(ISO);
+    expect(log.entries()).toEqual([
+      { msg: 'process action failed', process_id: p.process_id, execution_id: res.json.execution.execution_id, error: 'Workspace not found' },
+    ]);
   });
 
   it('lists executions newest first across pages; only the owner sees them', async () => {

@@ -32,13 +32,15 @@ describe('POST /processes', () => {
     expect(local).toBe('Mon 09:00');
   });
 
-  it('defaults: timezone UTC, active; a manual process has no next run; unknown and server fields are ignored', async () => {
+  it('defaults: timezone UTC, active; a manual process has no next run; server fields are ignored, unknown ones refused', async () => {
     const u = await newUser();
     const other = await newUser();
-    const p = await created(u, { trigger_type: 'manual', schedule: undefined, user_id: other.userId, process_id: 'mine', next_run_at: '2020-01-01T00:00:00Z', junk: 1 });
+    const p = await created(u, { trigger_type: 'manual', schedule: undefined, process_id: 'mine', next_run_at: '2020-01-01T00:00:00Z' });
     expect(p).toMatchObject({ timezone: 'UTC', is_active: true, trigger_type: 'manual', schedule: null, next_run_at: null });
     expect(p.process_id).not.toBe('mine');
-    expect(p).not.toHaveProperty('junk');
+    const unknown = await create(u, { user_id: other.userId, junk: 1 });
+    expectError(unknown, 400, 'Unknown fields: user_id, junk');
+    expect(unknown.json.fields).toEqual(['user_id', 'junk']);
     expectError(await call('GET', `/processes/${p.process_id}`, { token: other.token }), 404, 'Process not found');
   });
 
@@ -134,10 +136,12 @@ describe('POST /processes', () => {
     expectError(await call('POST', '/processes', { token: u.token, body: '[]' }), 400, 'Missing JSON in request');
   });
 
-  it('stores only the known task fields of a create_task action', async () => {
+  it('stores a create_task action\'s task as sent, and refuses fields POST /tasks does not take', async () => {
     const u = await newUser();
-    const p = await created(u, { action: { type: 'create_task', task: { title: 'T', user_id: 'x', task_id: 'y', due_date: '2030-01-01' } } });
+    const p = await created(u, { action: { type: 'create_task', task: { title: 'T', due_date: '2030-01-01' } } });
     expect(p.action.task).toEqual({ title: 'T', due_date: '2030-01-01' });
+    const unknown = await create(u, { action: { type: 'create_task', task: { title: 'T', user_id: 'x', task_id: 'y' } } });
+    expectError(unknown, 400, 'Unknown fields: action.task.user_id, action.task.task_id');
   });
 });
 

@@ -1,28 +1,39 @@
 import { env } from 'cloudflare:workers';
-import { describe, expect, it } from 'vitest';
+import { afterEach, describe, expect, it, vi } from 'vitest';
 import { RateLimiter, WINDOW_MS } from '../src/lib/rate-limiter';
 import { call, expectError, newUser, uniqueEmail, withVars } from './helpers';
 
 describe('API rate limit', () => {
+  afterEach(() => vi.useRealTimers());
+
   it('carries the headers on every response and answers 429 with Retry-After past the limit', async () => {
-    const ip = { 'cf-connecting-ip': `198.51.100.${Math.floor(Math.random() * 250)}` };
-    // Stay inside one fixed window: start over if the minute is about to turn.
-    const left = WINDOW_MS - (Date.now() % WINDOW_MS);
-    if (left < 2000) await new Promise((r) => setTimeout(r, left + 10));
+    const ip = { 'cf-connecting-ip': '198.51.100.17' };
+    // The Worker runs in this isolate, so a faked Date is its clock too: a window of our own,
+    // 42.3 s in (17.7 s left, reported as 18).
+    vi.useFakeTimers({ toFake: ['Date'] });
+    const windowStart = Date.UTC(2031, 0, 1, 0, 0, 0);
+    vi.setSystemTime(windowStart + 42_300);
     await withVars({ RATE_LIMIT_PER_MINUTE: '5' }, async () => {
-      const seen: string[] = [];
+      const seen: string[][] = [];
       for (let i = 0; i < 5; i++) {
         const res = await call('GET', '/ping', { headers: ip });
-        expect(res.headers.get('x-ratelimit-limit')).toBe('5');
-        seen.push(res.headers.get('x-ratelimit-remaining')!);
-        expect(Number(res.headers.get('x-ratelimit-reset'))).toBeGreaterThan(0);
+        seen.push(['limit', 'remaining', 'reset'].map((h) => res.headers.get(`x-ratelimit-${h}`)!));
       }
-      expect(seen).toEqual(['4', '3', '2', '1', '0']);
+      expect(seen).toEqual([4, 3, 2, 1, 0].map((n) => ['5', String(n), '18']));
+      vi.setSystemTime(windowStart + 45_250);
       const limited = await call('GET', '/ping', { headers: ip });
       expectError(limited, 429, 'Too many requests');
-      expect(Number(limited.headers.get('retry-after'))).toBeGreaterThan(0);
+      expect(limited.json.code).toBe('rate_limited');
+      expect(limited.headers.get('x-ratelimit-reset')).toBe('15');
+      expect(limited.headers.get('retry-after')).toBe('15');
+      expect(limited.json.retry_after).toBe(15);
       expect(limited.headers.get('x-ratelimit-remaining')).toBe('0');
       expect(limited.headers.get('x-request-id')).toBeTruthy();
+      // The next window starts over with a full budget and a full minute.
+      vi.setSystemTime(windowStart + WINDOW_MS);
+      const next = await call('GET', '/ping', { headers: ip });
+      expect(next.status).toBe(200);
+      expect([next.headers.get('x-ratelimit-remaining'), next.headers.get('x-ratelimit-reset')]).toEqual(['4', '60']);
     });
   });
 
@@ -79,7 +90,27 @@ describe('RateLimiter over KV', () => {
     await Promise.all(pending);
     const b = new RateLimiter(env.RATE_LIMITS);
     const seen = await b.hit(key, 10, now + 2000, () => {});
-    expect(seen.remaining).toBeLessThanOrEqual(10 - 5 - 1);
+    // 4 allowed + 1 flushing hit were written (the refused one is not counted): 10 - 5 - 1 left.
+    expect(seen.remaining).toBe(4);
+  });
+
+  it('reports the exact remaining count and seconds left in the window', async () => {
+    const limiter = new RateLimiter(env.RATE_LIMITS);
+    const key = `exact-${Math.random()}`;
+    const start = Math.floor(Date.now() / WINDOW_MS) * WINDOW_MS;
+    const pending: Promise<unknown>[] = [];
+    const hit = async (offset: number) => {
+      const r = await limiter.hit(key, 3, start + offset, (p) => pending.push(p));
+      return [r.allowed, r.remaining, r.reset];
+    };
+    expect(await hit(0)).toEqual([true, 2, 60]);
+    expect(await hit(500)).toEqual([true, 1, 60]); // 59.5 s left rounds up
+    expect(await hit(30_000)).toEqual([true, 0, 30]);
+    expect(await hit(45_250)).toEqual([false, 0, 15]);
+    expect(await hit(59_999)).toEqual([false, 0, 1]);
+    // The next window: a fresh count.
+    expect(await hit(WINDOW_MS)).toEqual([true, 2, 60]);
+    await Promise.all(pending);
   });
 });
 

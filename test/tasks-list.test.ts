@@ -67,6 +67,31 @@ describe('GET /tasks', () => {
     expect(rest.next_cursor).toBeNull();
   });
 
+  it('pages through due-range lists by the cursor: no repeats, every row once, newest first', async () => {
+    /** Follows next_cursor to the end; each page's task ids. */
+    const pages = async (qs: string, limit: number) => {
+      const out: string[][] = [];
+      for (let cursor: string | null = null; out.length < 10; ) {
+        const p = await list(u, `${qs}&limit=${limit}${cursor ? `&cursor=${cursor}` : ''}`);
+        out.push(ids(p.tasks));
+        if (!(cursor = p.next_cursor)) break;
+      }
+      return out;
+    };
+    const due = (pick: (d: string) => boolean) => ids(all.filter((t) => t.due_date !== null && pick(t.due_date)));
+    const cases: [string, number, string[]][] = [
+      ['due_after=2030-01-01', 3, due(() => true)],
+      ['due_before=2030-04-01', 2, due((d) => d < '2030-04-01')],
+      ['due_after=2030-01-15&due_before=2030-05-01', 1, due((d) => d >= '2030-01-15')],
+    ];
+    for (const [qs, limit, expected] of cases) {
+      expect(expected.length, qs).toBeGreaterThan(limit);
+      // Page n is rows n*limit.. of the whole list: a page that ignored the cursor would repeat page 1.
+      const chunks = expected.map((_, i) => expected.slice(i * limit, (i + 1) * limit)).filter((c) => c.length > 0);
+      expect(await pages(qs, limit), qs).toEqual(chunks);
+    }
+  });
+
   it('rejects bad filter values with 400', async () => {
     const bad = async (qs: string, msg: string) => expectError(await call('GET', `/tasks?${qs}`, { token: u.token }), 400, msg);
     await bad('status=done', 'status must be one of not_started, in_progress, blocked, completed, cancelled');

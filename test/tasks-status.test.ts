@@ -107,6 +107,54 @@ describe('race safety', () => {
     expect(results).toEqual([{ tag: 'a' }]);
   });
 
+  /**
+   * env.DB wrapped so that `interleave` runs once, right before the first UPDATE of tasks
+   * executes: another writer's move lands between the route's read and its write, every time.
+   */
+  function writeLandsFirst(interleave: (db: D1Database) => Promise<unknown>) {
+    const real = env.DB;
+    let fired = false;
+    const wrap = <T extends object>(stmt: T): T =>
+      new Proxy(stmt, {
+        get(target, prop) {
+          const value = Reflect.get(target, prop);
+          if (typeof value !== 'function') return value;
+          if (prop === 'bind') return (...args: unknown[]) => wrap(value.apply(target, args));
+          if (!['all', 'raw', 'run', 'first'].includes(String(prop))) return value.bind(target);
+          return async (...args: unknown[]) => {
+            if (!fired) await interleave(real).then(() => (fired = true));
+            return value.apply(target, args);
+          };
+        },
+      });
+    const db = new Proxy(real, {
+      get(target, prop) {
+        if (prop === 'prepare') return (sql: string) => (/^update "tasks"/i.test(sql) ? wrap(target.prepare(sql)) : target.prepare(sql));
+        const value = Reflect.get(target, prop);
+        return typeof value === 'function' ? value.bind(target) : value;
+      },
+    });
+    return { db, fired: () => fired };
+  }
+
+  it.each([
+    ['PATCH status=completed', (id: string) => call('PATCH', `/tasks/${id}`, { token: u.token, body: { status: 'completed', title: 'Mine' } })],
+    ['POST /cancel', (id: string) => call('POST', `/tasks/${id}/cancel`, { token: u.token })],
+  ])('%s: a move that lands after the read makes it 409 status_conflict and changes nothing', async (_name, send) => {
+    const t = await makeTask(u);
+    // The route reads not_started; before its write runs, another writer moves the task to in_progress
+    // (from which completed and cancelled are both allowed: only the status guard can refuse it).
+    const other = writeLandsFirst((db) => db.prepare("UPDATE tasks SET status = 'in_progress' WHERE id = ?").bind(t.task_id).run());
+    const real = env.DB;
+    (env as any).DB = other.db;
+    const res = await send(t.task_id).finally(() => ((env as any).DB = real));
+    expect(other.fired()).toBe(true);
+    expectError(res, 409, 'The task changed while this request ran; read it again and retry');
+    expect(res.json.code).toBe('status_conflict');
+    const after = (await call('GET', `/tasks/${t.task_id}`, { token: u.token })).json.task;
+    expect(after).toEqual({ ...t, status: 'in_progress' });
+  });
+
   it('two simultaneous moves from the same status: exactly one lands', async () => {
     const t = await makeTask(u);
     const [a, b] = await Promise.all([
@@ -145,15 +193,17 @@ describe('PATCH /tasks/{task_id} fields', () => {
     expect(await tagged('keep')).toEqual([]);
   });
 
-  it('an empty body changes nothing; server-set fields are ignored', async () => {
+  it('an empty body changes nothing; server-set fields are ignored, unknown ones refused', async () => {
     const t = await makeTask(u);
     const other = await newUser();
     const res = await call('PATCH', `/tasks/${t.task_id}`, {
       token: u.token,
-      body: { user_id: other.userId, task_id: 'x', created_at: '2000-01-01T00:00:00Z', completed_at: '2000-01-01T00:00:00Z' },
+      body: { task_id: 'x', created_at: '2000-01-01T00:00:00Z', completed_at: '2000-01-01T00:00:00Z' },
     });
     expect(res.status).toBe(200);
     expect(res.json.task).toEqual(t);
+    const owner = await call('PATCH', `/tasks/${t.task_id}`, { token: u.token, body: { user_id: other.userId } });
+    expectError(owner, 400, 'Unknown field: user_id');
     // The same status beside other fields: the status part is a no-op, the rest applies.
     const done = await taskIn(u, 'completed');
     const renamed = await call('PATCH', `/tasks/${done.task_id}`, { token: u.token, body: { status: 'completed', title: 'Renamed' } });

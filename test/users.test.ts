@@ -2,7 +2,7 @@ import { describe, expect, it } from 'vitest';
 import { call, expectError, newUser, uniqueEmail } from './helpers';
 
 describe('GET /user', () => {
-  it('returns the seed shape for the signed-in user only', async () => {
+  it('returns the upstream shape for the signed-in user only', async () => {
     const u = await newUser();
     const res = await call('GET', '/user', { token: u.token });
     expect(res.status).toBe(200);

@@ -1,6 +1,7 @@
 import { env } from 'cloudflare:workers';
 import { describe, expect, it } from 'vitest';
 import { signWebhook } from '../src/processes/webhook';
+import { captureErrorLog } from './error-log';
 import { call, newUser, withVars, type TestUser } from './helpers';
 
 /** What the receiver (test/webhooks-receiver.js, a real local worker) recorded for `key`. */
@@ -28,6 +29,15 @@ async function webhookProcess(u: TestUser, url: string) {
 }
 
 const execute = async (u: TestUser, id: string) => (await call('POST', `/processes/${id}/execute`, { token: u.token })).json.execution;
+
+/** Runs a process whose webhook must fail: its execution, once the failure wrote its one log line. */
+async function executeFailing(u: TestUser, id: string, vars: Partial<Record<keyof Env, string>> = {}) {
+  const log = captureErrorLog();
+  const e = await withVars(vars, () => execute(u, id));
+  expect(log.entries()).toEqual([{ msg: 'process action failed', process_id: id, execution_id: e.execution_id, error: e.message }]);
+  log.restore();
+  return e;
+}
 const key = () => crypto.randomUUID();
 
 describe('webhook delivery', () => {
@@ -66,7 +76,7 @@ describe('webhook delivery', () => {
     const u = await newUser();
     const k = key();
     const { id } = await webhookProcess(u, `https://hooks.example.com/hook/${k}?status=503`);
-    expect(await execute(u, id)).toMatchObject({ status: 'failed', message: 'Webhook responded with HTTP 503' });
+    expect(await executeFailing(u, id)).toMatchObject({ status: 'failed', message: 'Webhook responded with HTTP 503' });
     expect(await received(k)).toHaveLength(1);
   });
 
@@ -75,7 +85,7 @@ describe('webhook delivery', () => {
     const k = key();
     const target = key();
     const { id } = await webhookProcess(u, `https://hooks.example.com/hook/${k}?location=${encodeURIComponent(`https://hooks.example.com/hook/${target}`)}`);
-    expect(await execute(u, id)).toMatchObject({ status: 'failed', message: 'Webhook responded with HTTP 302' });
+    expect(await executeFailing(u, id)).toMatchObject({ status: 'failed', message: 'Webhook responded with HTTP 302' });
     expect(await received(target)).toHaveLength(0);
   });
 
@@ -83,7 +93,7 @@ describe('webhook delivery', () => {
     const u = await newUser();
     const k = key();
     const { id } = await webhookProcess(u, `https://hooks.example.com/hook/${k}?delay=5000`);
-    const e = await withVars({ WEBHOOK_TIMEOUT_MS: '100' }, () => execute(u, id));
+    const e = await executeFailing(u, id, { WEBHOOK_TIMEOUT_MS: '100' });
     expect(e).toMatchObject({ status: 'failed', message: 'Webhook timed out after 100 ms' });
     expect(new Date(e.completed_at).getTime() - new Date(e.started_at).getTime()).toBeLessThan(4000);
   });
@@ -93,7 +103,7 @@ describe('webhook delivery', () => {
     const k = key();
     const { id } = await webhookProcess(u, `http://localhost/hook/${k}`);
     expect(await execute(u, id)).toMatchObject({ status: 'success' });
-    const e = await withVars({ OUTBOUND_ALLOW_LOOPBACK: 'false' }, () => execute(u, id));
+    const e = await executeFailing(u, id, { OUTBOUND_ALLOW_LOOPBACK: 'false' });
     expect(e).toMatchObject({ status: 'failed', message: 'Webhook refused: url must use https' });
     expect(await received(k)).toHaveLength(1);
     await withVars({ OUTBOUND_ALLOW_LOOPBACK: 'false' }, async () => {
@@ -108,7 +118,7 @@ describe('webhook delivery', () => {
     const k = key();
     const { id } = await webhookProcess(u, `https://127.0.0.1:8443/hook/${k}`);
     expect(await execute(u, id)).toMatchObject({ status: 'success' });
-    const e = await withVars({ OUTBOUND_ALLOW_LOOPBACK: 'false' }, () => execute(u, id));
+    const e = await executeFailing(u, id, { OUTBOUND_ALLOW_LOOPBACK: 'false' });
     expect(e).toMatchObject({ status: 'failed', message: 'Webhook refused: url must not point to a private, loopback or reserved address' });
     expect(await received(k)).toHaveLength(1);
   });

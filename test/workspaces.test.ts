@@ -89,7 +89,7 @@ describe('GET, DELETE and rename /workspace/:id', () => {
     expectError(await call('GET', `/workspace/${w.workspace_id}`, { token: u.token }), 404, 'Workspace not found');
   });
 
-  it("answers the seed's 404 and 403 strings, and never shows another user's workspace", async () => {
+  it("answers the upstream contract's 404 and 403 strings, and never shows another user's workspace", async () => {
     const u = await newUser();
     const intruder = await newUser();
     const w = await createWorkspace(u.token, 'Private');

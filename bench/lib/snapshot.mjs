@@ -14,11 +14,18 @@ export async function snapshotWorker() {
   return { config: workerConfig('worker', BUNDLE_DIR), buildLog };
 }
 
+/** wrangler.toml's compatibility_flags. */
+export function configFlags() {
+  const line = /^compatibility_flags = (.*)$/m.exec(readFileSync(join(ROOT, 'wrangler.toml'), 'utf8'));
+  return line ? JSON.parse(line[1]) : [];
+}
+
 /**
  * A config serving `bundleDir` (a bundle this script built, maybe saved from an earlier run: see
- * BENCH_SAVE_BUNDLE in run.mjs) from bench/out/<name>/wrangler.toml; returns its path.
+ * BENCH_SAVE_BUNDLE in run.mjs) from bench/out/<name>/wrangler.toml; returns its path. `flags`,
+ * if given, replaces wrangler.toml's compatibility_flags.
  */
-export function workerConfig(name, bundleDir) {
+export function workerConfig(name, bundleDir, { flags } = {}) {
   const dir = join(OUT, name);
   rmSync(dir, { recursive: true, force: true });
   mkdirSync(dir, { recursive: true });
@@ -27,7 +34,9 @@ export function workerConfig(name, bundleDir) {
   const toml = readFileSync(join(ROOT, 'wrangler.toml'), 'utf8')
     .replace(/^main = .*$/m, `main = ${JSON.stringify(join(resolve(ROOT, bundleDir), 'index.js'))}\nno_bundle = true`)
     .replace(/^migrations_dir = .*$/m, `migrations_dir = ${JSON.stringify(join(ROOT, 'migrations'))}`)
-    .replace(/^directory = .*$/m, `directory = "./public"`);
+    .replace(/^directory = .*$/m, `directory = "./public"`)
+    .replace(/^compatibility_flags = .*$/m, (line) => (flags ? `compatibility_flags = ${JSON.stringify(flags)}` : line));
+  if (flags && !toml.includes(`compatibility_flags = ${JSON.stringify(flags)}`)) throw new Error('wrangler.toml has no `compatibility_flags =` line to replace');
   if (!toml.includes('no_bundle = true')) throw new Error('wrangler.toml has no `main =` line to replace');
   const config = join(dir, 'wrangler.toml');
   writeFileSync(config, toml);

@@ -4,6 +4,7 @@ import { randomBytes } from 'node:crypto';
 import { createWriteStream, mkdirSync, rmSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { freePort, run, sleep, start, stop } from '../../scripts/lib/proc.mjs';
+import { devProcesses } from './procs.mjs';
 
 export const ROOT = resolve(import.meta.dirname, '../..');
 export const OUT = join(ROOT, 'bench/out');
@@ -53,8 +54,10 @@ export async function executeSql(persistTo, config, file) {
 }
 
 /**
- * Starts `wrangler dev` and waits until `readyPath` answers. Returns { url, port, inspectorPort, stop }.
- * `config` defaults to the project's wrangler.toml.
+ * Starts `wrangler dev` and waits until `readyPath` answers. Returns { url, port, inspectorPort,
+ * procs, stop }: `procs` (lib/procs.mjs) holds the pids of wrangler's Node process, its proxy's
+ * workerd and the Worker's workerd, and `directUrl`, the Worker's own port behind the proxy (null
+ * where /proc cannot tell). `config` defaults to the project's wrangler.toml.
  */
 export async function startDev({ name, persistTo, vars = {}, secrets = {}, config, readyPath = '/ping', timeoutMs = 90_000 }) {
   const port = await freePort();
@@ -83,5 +86,9 @@ export async function startDev({ name, persistTo, vars = {}, secrets = {}, confi
     }
     await sleep(250);
   }
-  return { url, port, inspectorPort: inspector, stop: () => stop(child) };
+  const procs = await devProcesses(child.pid, port, readyPath).catch((err) => {
+    console.warn(`wrangler dev (${name}): ${err.message}`);
+    return null;
+  });
+  return { url, port, inspectorPort: inspector, procs, stop: () => stop(child) };
 }

@@ -39,7 +39,10 @@ export const agentRoutes = createRouter()
       method: 'get',
       path: '/agent/download',
       tags: ['Agents'],
-      summary: 'Install a package into your agents (seed 000; plain-text answers). No version: the highest semver',
+      summary: 'Install a package into your agents',
+      operationId: 'installAgent',
+      description:
+        'Upstream contract: installs `query` (a package name) at `version`, or at its highest SemVer version when `version` is absent, into the signed-in user\'s agents; installing a newer version replaces the agent in place, keeping its `agent_id`. Answers are plain text (`Successfully installed <name>:<version>`, 404 `Package not found: ...`), except the 400 for a missing `query`, which is JSON with the contract\'s `error` field.',
       request: { query: downloadQuery },
       responses: {
         200: text('Successfully installed <name>:<resolved version>'),
@@ -53,7 +56,7 @@ export const agentRoutes = createRouter()
       const installed = await installPackage(depsOf(c), c.get('user').id, c.req.valid('query'));
       return c.text(installed.text, installed.status);
     },
-    // API.md's one exception: this 400 carries seed 000's `error` beside the usual fields.
+    // docs/conventions.md's one exception: this 400 carries the upstream contract's `error` beside the usual fields.
     (result) => {
       if (!result.success) throw new ApiError(400, 'missing_param', MISSING_QUERY, { error: MISSING_QUERY });
       return undefined;
@@ -65,6 +68,9 @@ export const agentRoutes = createRouter()
       path: '/agents',
       tags: ['Agents'],
       summary: 'Your installed agents, newest first, paginated',
+      operationId: 'listAgents',
+      description:
+        'The agents the signed-in user installed with `GET /agent/download`, newest first; `limit` and `cursor` as every list.',
       request: { query: pageQuery },
       responses: {
         200: okJson(z.object({ agents: z.array(Agent), next_cursor: nextCursorSchema })),
@@ -82,6 +88,9 @@ export const agentRoutes = createRouter()
       path: '/agents/{agent_id}',
       tags: ['Agents'],
       summary: 'One installed agent with its definition',
+      operationId: 'getAgent',
+      description:
+        'One of your agents with its `definition` (the package\'s agent.json: system prompt, model, tools). Another user\'s agent is 404 `Agent not found`, like an unknown one.',
       request: { params: agentParams },
       responses: { 200: okJson(z.object({ agent: AgentWithDefinition })), 404: errorResponse(AGENT_NOT_FOUND) },
     }),
@@ -96,6 +105,9 @@ export const agentRoutes = createRouter()
       path: '/agents/{agent_id}',
       tags: ['Agents'],
       summary: 'Uninstall an agent (it leaves every workspace; tasks keep no agent)',
+      operationId: 'uninstallAgent',
+      description:
+        'Removes the agent from your agents and from every workspace; tasks assigned to it keep no agent. The package stays in the registry. 404 `Agent not found`.',
       request: { params: agentParams },
       responses: { 200: okJson(Msg), 404: errorResponse(AGENT_NOT_FOUND) },
     }),
@@ -110,6 +122,9 @@ export const agentRoutes = createRouter()
       path: '/workspace/{workspace_id}/agent',
       tags: ['Workspaces'],
       summary: 'Add one of your agents to a workspace (adding twice is harmless)',
+      operationId: 'addWorkspaceAgent',
+      description:
+        'Upstream contract: adds one of your installed agents (`agent_id` from `GET /agents`) to the workspace; adding it twice changes nothing. 404 `Workspace not found` or `Agent not found`; another user\'s workspace is 403.',
       request: { params: workspaceParams, body: jsonRequest(agentIdBody) },
       responses: { 200: okJson(Msg), ...workspaceAgentErrors },
     }),
@@ -124,6 +139,9 @@ export const agentRoutes = createRouter()
       path: '/workspace/{workspace_id}/agent',
       tags: ['Workspaces'],
       summary: 'Remove an agent from a workspace (removing one that is not there is harmless)',
+      operationId: 'removeWorkspaceAgent',
+      description:
+        'Upstream contract: removes the agent from the workspace (the agent stays installed); removing one that is not there changes nothing. Note the JSON body on a DELETE, as the contract has it. 404 `Workspace not found`; another user\'s workspace is 403.',
       request: { params: workspaceParams, body: jsonRequest(agentIdBody) },
       responses: { 200: okJson(Msg), ...workspaceAgentErrors },
     }),

@@ -37,6 +37,8 @@ export const downloadQuery = z.object({
   version: z.string().optional().openapi({ param: { name: 'version', in: 'query' }, example: '1.2.3' }),
 });
 export const MISSING_AGENT_ID = 'Missing agent_id parameter';
-export const agentIdBody = z.object({ agent_id: requiredString(MISSING_AGENT_ID) });
+export const agentIdBody = z
+  .object({ agent_id: requiredString(MISSING_AGENT_ID).openapi({ description: 'An agent_id from GET /agents' }) })
+  .openapi({ example: { agent_id: '0198f3a2-7c4e-7b1a-9d2e-3f4a5b6c7d8e' } });
 export const agentParams = z.object({ agent_id: z.string().openapi({ param: { name: 'agent_id', in: 'path' } }) });
 export const Msg = z.object({ msg: z.string() });

@@ -25,7 +25,7 @@ export async function uninstallAgent(db: Db, userId: string, agentId: string): P
   owned(await deleteUserAgent(db, userId, agentId), userId, agentNotFound);
 }
 
-/** Seed 000's checks for the workspace agent routes: the caller's workspace, then the caller's agent. */
+/** The upstream contract's checks for the workspace agent routes: the caller's workspace, then the caller's agent. */
 async function workspaceAndAgent(db: Db, userId: string, workspaceId: string, agentId: string) {
   const w = await ownedWorkspace(db, userId, workspaceId, notOwner());
   const agent = await ownAgent(db, userId, agentId);
@@ -50,7 +50,7 @@ export interface Installed {
 }
 
 /**
- * Seed 000's `GET /agent/download`: installs a package version (no version: the highest semver)
+ * The upstream contract's `GET /agent/download`: installs a package version (no version: the highest semver)
  * as the caller's agent once its archive checks out. Its answers are plain text, returned here.
  */
 export async function installPackage(

@@ -64,6 +64,12 @@ export async function findRefreshToken(db: Db, hash: string) {
   return (await db.select().from(refreshTokens).where(eq(refreshTokens.tokenHash, hash)).limit(1))[0] ?? null;
 }
 
+/** When the session signed in (refreshes keep the session, so this is the login's time). */
+export async function sessionCreatedAt(db: Db, id: string): Promise<number | null> {
+  const [row] = await db.select({ createdAt: sessions.createdAt }).from(sessions).where(eq(sessions.id, id)).limit(1);
+  return row?.createdAt ?? null;
+}
+
 export async function liveSessionIds(db: Db, userId: string, now: number): Promise<string[]> {
   const rows = await db
     .select({ id: sessions.id })

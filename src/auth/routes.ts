@@ -35,7 +35,10 @@ export const authRoutes = createRouter()
       method: 'post',
       path: '/register',
       tags: ['Accounts'],
-      summary: 'Create a user',
+      summary: 'Register a user',
+      operationId: 'register',
+      description:
+        'Upstream contract: creates an account from an email (trimmed and lower-cased) and a password (at least PASSWORD_MIN_LENGTH characters, 8 by default), answering 200 (not 201). It signs nobody in: call `POST /auth/login` next. 400 `Missing email/password parameter`, `Invalid email address`, `User already exists` or a too-short password. No token needed.',
       request: { body: jsonRequest(registerBody) },
       responses: {
         200: okJson(z.object({ msg: z.string(), email: z.string() }), 'User created'),
@@ -55,6 +58,9 @@ export const authRoutes = createRouter()
       path: '/auth/login',
       tags: ['Accounts'],
       summary: 'Log in: an access token and a refresh token',
+      operationId: 'login',
+      description:
+        'Upstream contract: answers `access_token` (a JWT for `Authorization: Bearer ...`, valid `expires_in` seconds) and a single-use `refresh_token`. 404 `User not found` for an unknown email, 401 `Incorrect password.` (with its full stop); after 10 failures for one email in 15 minutes, every attempt is 429 with `Retry-After`. No token needed.',
       request: { body: jsonRequest(loginBody) },
       responses: {
         200: okJson(TokenPair),
@@ -71,6 +77,9 @@ export const authRoutes = createRouter()
       path: '/auth/refresh',
       tags: ['Accounts'],
       summary: 'Rotate a refresh token',
+      operationId: 'refreshTokens',
+      description:
+        'Trades a refresh token for a new access token and refresh token in the same session. Each refresh token works once: reusing one (after a short grace period for retries) revokes the whole session, 401 `Refresh token reuse detected; the session has been revoked`. No access token needed.',
       request: { body: jsonRequest(refreshBody) },
       responses: {
         200: okJson(TokenPair),
@@ -88,6 +97,9 @@ export const authRoutes = createRouter()
         path: '/auth/logout',
         tags: ['Accounts'],
         summary: 'Revoke this session (bearer token, or a refresh token once the access token expired)',
+        operationId: 'logout',
+        description:
+          'Ends the session of the bearer token; its chat sockets close with 4401. Once the access token has expired, send `{"refresh_token"}` instead of the header. The body is optional. 401 when neither identifies a live session.',
         request: { body: jsonRequest(logoutBody, false) },
         responses: { 200: okJson(Msg), 401: errorResponse('Invalid refresh token') },
       },
@@ -109,6 +121,9 @@ export const authRoutes = createRouter()
       path: '/auth/logout-all',
       tags: ['Accounts'],
       summary: 'Revoke every session of the user',
+      operationId: 'logoutAll',
+      description:
+        'Ends every session of the signed-in user, this one included, on every device; their chat sockets close with 4401. Bearer token required.',
       responses: { 200: okJson(Msg) },
     }),
     async (c) => {
@@ -122,6 +137,9 @@ export const authRoutes = createRouter()
       path: '/auth/change-password',
       tags: ['Accounts'],
       summary: 'Change the password; every other session is revoked',
+      operationId: 'changePassword',
+      description:
+        'Checks `current_password`, sets `new_password` (at least PASSWORD_MIN_LENGTH characters) and revokes every other session of the user; this one stays signed in. 401 `Incorrect password.` when `current_password` is wrong (counted like a failed login). Bearer token required.',
       request: { body: jsonRequest(changePasswordBody) },
       responses: {
         200: okJson(Msg),

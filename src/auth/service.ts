@@ -1,10 +1,11 @@
-import type { Db } from '../db/client';
 import { config, type Config } from '../lib/config';
-import { ApiError, badRequest } from '../lib/errors';
+import { badRequest } from '../lib/errors';
 import { newId } from '../lib/ids';
 import type { AuthUser, DataDeps } from '../lib/types';
-import { clearLoginAttempts, countLoginAttempt, findUserByEmail, insertUser, updatePasswordHash } from '../users/queries';
+import { clearLoginAttempts, findUserByEmail, insertUser, updatePasswordHash } from '../users/queries';
+import { isEmail } from '../users/schemas';
 import { currentUser, userExists, userNotFound } from '../users/service';
+import { checkCurrentPassword, countAttempt, incorrectPassword } from './attempts';
 import { dummyHash, hashPassword, verifyPassword } from './password';
 import { revokeSessions, revokeUserSessions, sessionOfRefreshToken, startSession, type TokenPair } from './sessions';
 
@@ -12,8 +13,6 @@ interface Credentials {
   email: string;
   password: string;
 }
-
-const incorrectPassword = () => new ApiError(401, 'incorrect_password', 'Incorrect password.');
 
 function checkNewPassword(cfg: Config, value: string) {
   const min = cfg.passwordMinLength;
@@ -29,17 +28,6 @@ export async function register({ db, env }: DataDeps, { email, password }: Crede
   if (!(await insertUser(db, { id: newId(), email, passwordHash, now: Date.now() }))) throw userExists();
 }
 
-/** Counts an attempt against the email (users/queries.ts: countLoginAttempt); 429 past the limit. */
-async function countAttempt(db: Db, cfg: Config, email: string, now: number) {
-  const windowMs = cfg.loginWindow * 1000;
-  const attempt = await countLoginAttempt(db, email, now, windowMs);
-  if (attempt.failures <= cfg.loginMaxFailures) return;
-  const retryAfter = Math.max(1, Math.ceil((attempt.windowStartedAt + windowMs - now) / 1000));
-  throw new ApiError(429, 'too_many_login_attempts', 'Too many requests', { retry_after: retryAfter }, {
-    'Retry-After': String(retryAfter),
-  });
-}
-
 /**
  * An unknown email still costs one KDF run, so timing does not tell which emails exist. A success
  * clears the attempts and re-hashes a hash made with other KDF parameters than the configured ones.
@@ -47,6 +35,9 @@ async function countAttempt(db: Db, cfg: Config, email: string, now: number) {
 export async function login({ db, env }: DataDeps, { email, password }: Credentials): Promise<TokenPair> {
   const cfg = config(env);
   const now = Date.now();
+  // Not an address any account can have: answered like one nobody has, and not counted, so an
+  // anonymous request cannot store an arbitrary string in login_attempts.
+  if (!isEmail(email)) throw userNotFound();
   await countAttempt(db, cfg, email, now);
   const user = await findUserByEmail(db, email);
   if (!user) {
@@ -66,7 +57,10 @@ export async function logout(deps: DataDeps, by: { sessionId: string } | { refre
   await revokeSessions(deps, [sessionId]);
 }
 
-/** Every session but the caller's is revoked, so a stolen session dies with the old password. */
+/**
+ * Every session but the caller's is revoked, so a stolen session dies with the old password. A wrong
+ * current password counts like a failed login (auth/attempts.ts).
+ */
 export async function changePassword(
   { db, env }: DataDeps,
   user: AuthUser,
@@ -74,7 +68,7 @@ export async function changePassword(
 ): Promise<void> {
   const cfg = config(env);
   const row = await currentUser(db, user.id);
-  if (!(await verifyPassword(input.current_password, row.passwordHash, cfg.scrypt)).ok) throw incorrectPassword();
+  await checkCurrentPassword(db, cfg, row, input.current_password);
   checkNewPassword(cfg, input.new_password);
   await updatePasswordHash(db, user.id, await hashPassword(input.new_password, cfg.scrypt), Date.now());
   await revokeUserSessions({ db, env }, user.id, user.sessionId);

@@ -14,12 +14,14 @@ const chatList = okJson(z.object({ chats: z.array(Chat), next_cursor: nextCursor
 const listErrors = { 400: errorResponse('Invalid cursor', 'limit must be an integer between 1 and 100') };
 
 /** GET /chat/authorize and /chat/authorize/message differ only in the kind of string. */
-const authorizeRoute = (kind: StringKind, path: string, summary: string) =>
+const authorizeRoute = (kind: StringKind, path: string, summary: string, operationId: string, description: string) =>
   defineRoute('bearer', {
     method: 'get',
     path,
     tags: ['Chats'],
     summary,
+    operationId,
+    description,
     request: { query: chatQuery },
     responses: { 200: okJson(Issued(`${kind}_string`)), ...chatErrors },
   });
@@ -36,15 +38,20 @@ export const chatRoutes = createRouter()
       path: '/chat',
       tags: ['Chats'],
       summary: 'Create a chat in a workspace',
+      operationId: 'createChat',
+      description:
+        'Upstream contract: creates a chat in the workspace named by the `workspace_id` query parameter and answers 200 (not 201) with the chat and its workspace. The body (`title`) is optional. 404 `Workspace not found`; another user\'s workspace is 401 `User is not the owner of the workspace`.',
       request: {
         query: z.object({ workspace_id: requiredString('Missing workspace id').openapi(q('workspace_id')) }),
         body: {
           required: false,
           content: {
             'application/json': {
-              schema: z.object({
-                title: requiredString('Missing title parameter').max(TITLE_MAX, { error: `title must be at most ${TITLE_MAX} characters` }).optional(),
-              }),
+              schema: z
+                .object({
+                  title: requiredString('Missing title parameter').max(TITLE_MAX, { error: `title must be at most ${TITLE_MAX} characters` }).optional(),
+                })
+                .openapi({ example: { title: 'Weekly planning' } }),
             },
           },
         },
@@ -68,6 +75,9 @@ export const chatRoutes = createRouter()
       path: '/chat',
       tags: ['Chats'],
       summary: 'One chat',
+      operationId: 'getChat',
+      description:
+        'Upstream contract: one chat by `chat_id` (query parameter). 404 `Chat not found`; another user\'s chat is 401 `User is not the owner of the chat`.',
       request: { query: chatQuery },
       responses: { 200: okJson(Chat), ...chatErrors },
     }),
@@ -79,6 +89,9 @@ export const chatRoutes = createRouter()
       path: '/chat',
       tags: ['Chats'],
       summary: 'Delete a chat, its messages and its open sockets',
+      operationId: 'deleteChat',
+      description:
+        'Upstream contract: deletes the chat and its messages; its open sockets close with 4404 and it never comes back. 404 `Chat not found`, also for another user\'s chat.',
       request: { query: chatQuery },
       responses: { 200: okJson(z.object({ msg: z.string() })), ...chatErrors },
     }),
@@ -93,6 +106,9 @@ export const chatRoutes = createRouter()
       path: '/workspace/{workspace_id}/chats',
       tags: ['Chats'],
       summary: "A workspace's chats, newest first, paginated",
+      operationId: 'listWorkspaceChats',
+      description:
+        'Upstream contract: the chats of one workspace, newest first; `limit` and `cursor` as every list. 404 `Workspace not found`; another user\'s workspace is 403.',
       request: {
         params: z.object({ workspace_id: z.string().openapi({ param: { name: 'workspace_id', in: 'path' } }) }),
         query: pageQuery,
@@ -111,6 +127,9 @@ export const chatRoutes = createRouter()
       path: '/chats',
       tags: ['Chats'],
       summary: "All of the user's chats, newest first, paginated",
+      operationId: 'listChats',
+      description:
+        'Every chat of the signed-in user across workspaces, newest first; `limit` and `cursor` as every list.',
       request: { query: pageQuery },
       responses: { 200: chatList, ...listErrors },
     }),
@@ -120,11 +139,23 @@ export const chatRoutes = createRouter()
     },
   )
   .openapi(
-    authorizeRoute('connection', '/chat/authorize', 'A single-use connection string for GET /chat/ws (CONNECTION_STRING_TTL_SECONDS)'),
+    authorizeRoute(
+      'connection',
+      '/chat/authorize',
+      'A single-use connection string for GET /chat/ws (CONNECTION_STRING_TTL_SECONDS)',
+      'getConnectionString',
+      'Upstream contract: a one-use connection string for `GET /chat/ws` (valid CONNECTION_STRING_TTL_SECONDS, 5 minutes by default), bound to this chat, user and session. The answer carries the contract\'s `connection_string`, `created_at` and `expires_at` (Unix epoch seconds) and `created_by`, plus `string` (the same value) and `chat_id`. 404 `Chat not found`; another user\'s chat is 401 `User is not the owner of the chat`.',
+    ),
     (c) => issue(c, 'connection', c.req.valid('query').chat_id),
   )
   .openapi(
-    authorizeRoute('message', '/chat/authorize/message', 'A message string: authorizes one message frame (MESSAGE_STRING_TTL_SECONDS)'),
+    authorizeRoute(
+      'message',
+      '/chat/authorize/message',
+      'A message string: authorizes one message frame (MESSAGE_STRING_TTL_SECONDS)',
+      'getMessageString',
+      'Upstream contract: a message string: it authorizes exactly one message frame on a socket of this chat (valid MESSAGE_STRING_TTL_SECONDS, 60 seconds by default). Ask for the first one here; every ack then carries the next (`next_message_string`). Same fields and errors as `GET /chat/authorize`, with `message_string`.',
+    ),
     (c) => issue(c, 'message', c.req.valid('query').chat_id),
   )
   .openapi(
@@ -133,6 +164,9 @@ export const chatRoutes = createRouter()
       path: '/chat/messages',
       tags: ['Chats'],
       summary: 'Message history in seq order: the messages after `after_seq`, paginated',
+      operationId: 'listChatMessages',
+      description:
+        'The stored messages with `seq` greater than `after_seq` (default 0: from the start), oldest first, at most `limit`. Pass `next_after_seq` back as `after_seq` for the next page (null: no more); `last_seq` is the chat\'s newest. 404 `Chat not found`; another user\'s chat is 401.',
       request: {
         query: chatQuery.extend({
           after_seq: z.coerce
@@ -166,7 +200,10 @@ export const chatRoutes = createRouter()
       method: 'get',
       path: '/chat/ws',
       tags: ['Chats'],
-      summary: 'Open the chat WebSocket (Upgrade: websocket) with a connection string; see the README for frames',
+      summary: 'Open the chat WebSocket (Upgrade: websocket) with a connection string',
+      operationId: 'openChatSocket',
+      description:
+        'Not callable from this page: open it with a WebSocket client, `wss://<host>/chat/ws?chat_id=...&connection_string=...`, with a fresh string from `GET /chat/authorize` (browsers cannot send headers on a WebSocket, so the string replaces the token). Optional `after_seq=N` replays the stored messages after N first; `batch=1` groups messages into `messages` frames. Refusals come before the upgrade: 426 without `Upgrade: websocket`, 404 for an unknown or deleted chat, 401 for a missing, unknown, used, expired or other chat\'s string, 503 `config_invalid` (with `var`) while the deployment is misconfigured. Every frame is on the [WebSocket protocol page](/websocket).',
       request: {
         query: chatQuery.extend({
           connection_string: z.string().optional().openapi(q('connection_string')),

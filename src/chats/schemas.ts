@@ -9,7 +9,7 @@ import { CHAT_NOT_FOUND, NOT_CHAT_OWNER } from './service';
 
 export const TITLE_MAX = 200;
 
-/** Seed 000's chat fields (POST answers `created_by`, GET answers `owner`: both carry the owner). */
+/** The upstream contract's chat fields (POST answers `created_by`, GET answers `owner`: both carry the owner). */
 export const Chat = z
   .object({
     chat_id: z.string(),

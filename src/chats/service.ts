@@ -13,19 +13,24 @@ import { chatFailure, chatRoom, unwrap } from './room';
 
 /**
  * The chats area's logic, for its routes (src/chats/routes.ts): plain inputs (dependencies, the
- * acting user, the input), never a Hono Context. Errors are thrown as ApiError with seed 000's
+ * acting user, the input), never a Hono Context. Errors are thrown as ApiError with the upstream contract's
  * strings; the chat object's refusals go through room.ts's unwrap.
  */
 export const CHAT_NOT_FOUND = 'Chat not found';
 export const NOT_CHAT_OWNER = 'User is not the owner of the chat';
 const chatNotFound = () => notFound(CHAT_NOT_FOUND, 'chat_not_found');
 
-/** Seed 000: an unknown chat is 404, another user's is 401 with its own string. */
+/** Our routes (and actions that name a chat): another user's chat is the same 404 as an unknown one. */
+export async function ownChat(db: Db, userId: string, chatId: string): Promise<ChatRow> {
+  return owned(await findChat(db, chatId), userId, chatNotFound);
+}
+
+/** Upstream contract: an unknown chat is 404, another user's is 401 with its own string. */
 export async function ownedChat(db: Db, userId: string, chatId: string): Promise<ChatRow> {
   return owned(await findChat(db, chatId), userId, chatNotFound, () => new ApiError(401, 'not_chat_owner', NOT_CHAT_OWNER));
 }
 
-/** Seed 000: another user's workspace is 401 `User is not the owner of the workspace` here. */
+/** Upstream contract: another user's workspace is 401 `User is not the owner of the workspace` here. */
 export async function createChat(
   db: Db,
   userId: string,
@@ -43,7 +48,7 @@ export async function removeChat(deps: Deps, userId: string, chatId: string) {
   runJobsSoon(deps.env, deps.waitUntil, [job]);
 }
 
-/** A page of the user's chats: in one workspace (seed 000: another user's is 403), or all of them. */
+/** A page of the user's chats: in one workspace (upstream contract: another user's is 403), or all of them. */
 export async function listChatsOf(db: Db, userId: string, input: { workspaceId?: string; limit: number; cursor?: string }) {
   const workspaceId = input.workspaceId === undefined ? undefined : (await ownedWorkspace(db, userId, input.workspaceId)).id;
   return page(await listChats(db, { ownerId: userId, workspaceId }, input.limit, input.cursor), input.limit);
@@ -64,7 +69,7 @@ export async function authorize(deps: DataDeps, user: AuthUser, chatId: string, 
 
 /** Messages after `afterSeq`, in seq order; one more is read to know whether a next page exists. */
 export async function chatHistory(deps: DataDeps, userId: string, input: { chatId: string; afterSeq: number; limit: number }) {
-  const chat = await ownedChat(deps.db, userId, input.chatId);
+  const chat = await ownChat(deps.db, userId, input.chatId);
   const h = unwrap(await chatRoom(deps.env, chat.id).history(input.afterSeq, input.limit + 1));
   const messages = h.messages.slice(0, input.limit);
   const nextAfterSeq = h.messages.length > input.limit ? messages[messages.length - 1].seq : null;

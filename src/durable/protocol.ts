@@ -4,7 +4,7 @@ import { epochSeconds } from '../lib/time';
 /**
  * The chat protocol, defined once: the frames a client sends (untrusted, parsed here), the frames
  * the ChatRoom object sends, the one result of its RPC methods, and the refusals of its connect
- * path. Imported by src/durable/, src/chats/, the tests and, through JSDoc types, public/chat.js,
+ * path. Imported by src/durable/, src/chats/, the tests and, through JSDoc types, public/js/ (the chat page),
  * which tsconfig.page.json type-checks: so this file imports nothing that needs Workers types
  * (not even src/lib/errors.ts; src/durable/chat-frames.ts checks that every code here is one of
  * its ERROR_CODES).

@@ -53,13 +53,19 @@ export function sanitizeFilename(raw: string | null | undefined, fallback = 'fil
 const TOKEN = "[a-z0-9!#$&^_.+-]{1,127}";
 const MIME = new RegExp(`^(${TOKEN}/${TOKEN})\\s*(;.*)?$`, 'i');
 
-/** A safe Content-Type to store and serve again: type/subtype (and a charset), else octet-stream. */
+/**
+ * The charsets a stored Content-Type keeps. Others are dropped: the runtime refuses to serve some
+ * (`utf-7`, `utf-16`, unknown names made the download fail), and utf-7 is a known XSS vector.
+ */
+const CHARSETS = new Set(['utf-8', 'us-ascii', 'iso-8859-1', 'iso-8859-15', 'windows-1252']);
+
+/** A safe Content-Type to store and serve again: type/subtype (and a known charset), else octet-stream. */
 export function normalizeContentType(value: string | null | undefined): string {
   const m = MIME.exec((value ?? '').trim());
   if (!m) return 'application/octet-stream';
-  const charset = parseHeaderParams(m[2] ?? '').get('charset');
+  const charset = parseHeaderParams(m[2] ?? '').get('charset')?.toLowerCase();
   const essence = m[1].toLowerCase();
-  return charset && /^[\w.:-]{1,40}$/.test(charset) ? `${essence}; charset=${charset.toLowerCase()}` : essence;
+  return charset && CHARSETS.has(charset) ? `${essence}; charset=${charset}` : essence;
 }
 
 /** RFC 5987 attr-char encoding: encodeURIComponent leaves ' ( ) * which attr-char excludes. */

@@ -32,6 +32,9 @@ export const fileRoutes = createRouter()
       path: '/files/upload',
       tags: ['Files'],
       summary: 'Upload a file (multipart/form-data, field `file`), streamed into R2',
+      operationId: 'uploadFile',
+      description:
+        'Uploads one file as multipart/form-data (the `file` part; its filename and content type are kept), streamed to storage, up to 95 MiB (413 past it). Optional `task_id` or `workspace_id` attach it; they must be yours (404, checked before the body is read). Answers 201 with the file and its sha256.',
       request: {
         query: z.object(targetQuery),
         body: {
@@ -56,6 +59,9 @@ export const fileRoutes = createRouter()
       path: '/files/upload',
       tags: ['Files'],
       summary: 'Upload a file as the raw body (Content-Length required), streamed into R2',
+      operationId: 'uploadRawFile',
+      description:
+        'Uploads the request body as the file named by `name`, with its Content-Type; `Content-Length` is required (411 without it). Same limits and attachments as the multipart upload.',
       request: {
         query: z.object({ name: requiredString('Missing name parameter').openapi({ param: { name: 'name', in: 'query' } }), ...targetQuery }),
         body: { required: true, content: { 'application/octet-stream': { schema: binary } } },
@@ -78,6 +84,9 @@ export const fileRoutes = createRouter()
       path: '/files',
       tags: ['Files'],
       summary: "The user's files, newest first, paginated; filters task_id and workspace_id",
+      operationId: 'listFiles',
+      description:
+        'The signed-in user\'s files, newest first, optionally only those attached to `task_id` or `workspace_id`; `limit` and `cursor` as every list.',
       request: { query: pageQuery.extend(targetQuery) },
       responses: {
         200: okJson(z.object({ files: z.array(File), next_cursor: nextCursorSchema })),
@@ -96,6 +105,9 @@ export const fileRoutes = createRouter()
       path: '/files/{file_id}',
       tags: ['Files'],
       summary: "A file's metadata",
+      operationId: 'getFile',
+      description:
+        'Name, size, content type, sha256 and attachments of one file. Another user\'s file is 404 `File not found`.',
       request: { params },
       responses: { 200: okJson(z.object({ file: File })), 404: notFoundResponse },
     }),
@@ -107,6 +119,9 @@ export const fileRoutes = createRouter()
       path: '/files/{file_id}/download',
       tags: ['Files'],
       summary: 'Download a file (attachment; Range, If-Range and If-None-Match supported)',
+      operationId: 'downloadFile',
+      description:
+        'Streams the file as an attachment with its `ETag` (the sha256). Supports one `Range` (206, or 416 when unsatisfiable), `If-Range` and `If-None-Match` (304). 404 `File not found`.',
       request: { params },
       responses: {
         200: download('The whole file'),
@@ -124,6 +139,9 @@ export const fileRoutes = createRouter()
       path: '/files/{file_id}/url',
       tags: ['Files'],
       summary: 'A signed download link that needs no token (default 1 hour, at most 7 days)',
+      operationId: 'createFileLink',
+      description:
+        'A URL for `GET /files/{file_id}/content` that anyone holding it can download from without a token, until `expires_at`: `expires_in` seconds (default 3600, at most 7 days). 404 `File not found`.',
       request: {
         params,
         query: linkQuery,
@@ -148,6 +166,9 @@ export const fileRoutes = createRouter()
         path: '/files/{file_id}/content',
         tags: ['Files'],
         summary: 'Download through a signed link from GET /files/{file_id}/url (no token)',
+        operationId: 'downloadFileByLink',
+        description:
+          'The download behind a link from `GET /files/{file_id}/url`: no token, the `expires` and `signature` query parameters instead. 403 `Link has expired` or `Invalid link signature` when either was changed. Same Range and caching support as the authenticated download.',
         request: {
           params,
           query: z.object({ expires: q('expires'), signature: q('signature') }),
@@ -171,6 +192,9 @@ export const fileRoutes = createRouter()
       path: '/files/{file_id}',
       tags: ['Files'],
       summary: 'Delete a file (its R2 object goes right after; the cron retries failures)',
+      operationId: 'deleteFile',
+      description:
+        'Deletes the file; its stored bytes are removed right after the response (retried by the cron trigger if that fails). Links to it stop working. 404 `File not found`.',
       request: { params },
       responses: { 200: okJson(z.object({ msg: z.string() })), 404: notFoundResponse },
     }),

@@ -60,6 +60,7 @@ export const varsSchema = z.object({
   RATE_LIMIT_PER_MINUTE: int(120, 1, 1e9),
   LOGIN_MAX_FAILURES: int(10, 1, 1e9),
   LOGIN_WINDOW_SECONDS: int(900, 1, 86_400),
+  REAUTH_WINDOW_SECONDS: int(300, 0, 86_400),
   PASSWORD_MIN_LENGTH: int(8, 1, 1024),
   PASSWORD_SCRYPT_N: int(16_384, 2, 1_048_576, true),
   PASSWORD_SCRYPT_R: int(8, 1, 64),
@@ -81,6 +82,7 @@ export const varsSchema = z.object({
   FILE_MAX_BYTES: int(95 * MiB, 1, 5 * 1024 * MiB), // R2's single-upload limit
   SIGNED_LINK_TTL_SECONDS: int(3600, 1, 7 * 86_400), // src/files/signed-link.ts's MAX_LINK_TTL_SECONDS
   PROCESS_BATCH_SIZE: int(50, 1, 1000),
+  PROCESS_MAX_ACTIVE_PER_USER: int(100, 1, 100_000),
   EXECUTION_TIMEOUT_SECONDS: int(600, 1, 86_400),
   WEBHOOK_TIMEOUT_MS: int(10_000, 1, 300_000),
   OUTBOUND_ALLOW_LOOPBACK: bool('false'),
@@ -115,6 +117,7 @@ const toConfig = (v: z.output<typeof schema>) => ({
   rateLimitPerMinute: v.RATE_LIMIT_PER_MINUTE,
   loginMaxFailures: v.LOGIN_MAX_FAILURES,
   loginWindow: v.LOGIN_WINDOW_SECONDS,
+  reauthWindow: v.REAUTH_WINDOW_SECONDS,
   passwordMinLength: v.PASSWORD_MIN_LENGTH,
   scrypt: { N: v.PASSWORD_SCRYPT_N, r: v.PASSWORD_SCRYPT_R, p: v.PASSWORD_SCRYPT_P },
   corsOrigins: v.CORS_ORIGINS,
@@ -132,6 +135,7 @@ const toConfig = (v: z.output<typeof schema>) => ({
   fileMaxBytes: v.FILE_MAX_BYTES,
   signedLinkTtl: v.SIGNED_LINK_TTL_SECONDS,
   processBatchSize: v.PROCESS_BATCH_SIZE,
+  processMaxActivePerUser: v.PROCESS_MAX_ACTIVE_PER_USER,
   executionTimeout: v.EXECUTION_TIMEOUT_SECONDS,
   webhookTimeoutMs: v.WEBHOOK_TIMEOUT_MS,
   outboundAllowLoopback: v.OUTBOUND_ALLOW_LOOPBACK,

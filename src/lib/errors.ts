@@ -26,6 +26,7 @@ export const ERROR_CODES = [
   // Request shape.
   'missing_json',
   'validation_error',
+  'unknown_field',
   'missing_param',
   'invalid_cursor',
   'invalid_content_type',
@@ -43,6 +44,7 @@ export const ERROR_CODES = [
   'incorrect_password',
   'weak_password',
   'too_many_login_attempts',
+  'reauth_required',
   // Workspaces, agents and chats.
   'workspace_not_found',
   'not_workspace_owner',
@@ -76,6 +78,7 @@ export const ERROR_CODES = [
   'invalid_status_transition',
   'status_conflict',
   'process_not_found',
+  'process_limit_reached',
   'invalid_webhook_url',
   'file_not_found',
   'invalid_signature',

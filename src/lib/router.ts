@@ -5,6 +5,7 @@ import { createMiddleware } from 'hono/factory';
 import { ApiError, ERROR_CODES, authErrors } from './errors';
 import type { AppEnv, Deps } from './types';
 import { jsonBody } from './middleware/json-body';
+import { fieldCheck } from './unknown-fields';
 
 /** A service's dependencies, from a request. */
 export const depsOf = (c: Context<AppEnv>): Deps => ({ db: c.get('db'), env: c.env, waitUntil: (p) => c.executionCtx.waitUntil(p) });
@@ -41,6 +42,7 @@ export const ErrorSchema = z
     code: z.enum(ERROR_CODES),
     request_id: z.string().nullable(),
     issues: z.array(z.object({ path: z.string(), message: z.string() })).optional(),
+    fields: z.array(z.string()).optional().openapi({ description: 'unknown_field: every unknown body field, by path' }),
   })
   .openapi('Error');
 
@@ -59,6 +61,32 @@ const commonResponses = {
 };
 
 /**
+ * The upstream contract's routes (docs/conventions.md): their clients send extra fields, so their
+ * bodies keep ignoring unknown ones; every other route refuses them (src/lib/unknown-fields.ts).
+ */
+export const UPSTREAM_ROUTES: ReadonlySet<string> = new Set([
+  'GET /ping',
+  'POST /register',
+  'POST /auth/login',
+  'GET /user',
+  'PUT /user',
+  'POST /workspace',
+  'GET /workspace',
+  'GET /workspace/{workspace_id}',
+  'DELETE /workspace/{workspace_id}',
+  'GET /workspace/{workspace_id}/chats',
+  'PUT /workspace/{workspace_id}/rename',
+  'POST /workspace/{workspace_id}/agent',
+  'DELETE /workspace/{workspace_id}/agent',
+  'POST /chat',
+  'GET /chat',
+  'DELETE /chat',
+  'GET /chat/authorize',
+  'GET /chat/authorize/message',
+  'GET /agent/download',
+]);
+
+/**
  * createRoute plus our conventions: the auth kind (middleware and `security`), the JSON-body
  * guard for routes with a JSON body, and the errors every route can answer.
  */
@@ -71,7 +99,11 @@ export function defineRoute<const R extends RouteConfig>(
   if (opts.authMiddleware) middleware.push(opts.authMiddleware);
   else if (auth === 'bearer') middleware.push(requireAuth);
   const body = route.request?.body;
-  if (body?.content?.['application/json']) middleware.push(jsonBody(!body.required));
+  const json = body?.content?.['application/json'];
+  if (json) {
+    const upstream = UPSTREAM_ROUTES.has(`${route.method.toUpperCase()} ${route.path}`);
+    middleware.push(jsonBody(!body.required, upstream ? undefined : fieldCheck('schema' in json ? json.schema : undefined, route.responses)));
+  }
   const own = route.middleware ? (Array.isArray(route.middleware) ? route.middleware : [route.middleware]) : [];
   return createRoute({
     ...route,
@@ -98,7 +130,7 @@ export const jsonRequest = <T extends z.ZodType>(schema: T, required = true) => 
   content: { 'application/json': { schema } },
 });
 
-/** A required string field with the seed's message when it is absent, empty or not a string. */
+/** A required string field with the upstream contract's message when it is absent, empty or not a string. */
 export const requiredString = (message: string) =>
   z.string({ error: message }).trim().min(1, { error: message });
 

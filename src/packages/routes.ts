@@ -13,6 +13,9 @@ export const packageRoutes = createRouter()
       path: '/agent/packages/{name}/{version}',
       tags: ['Agent packages'],
       summary: 'Publish a package version (a zip archive with agent.json at its root)',
+      operationId: 'publishPackage',
+      description:
+        'Uploads a zip archive (`Content-Type: application/zip`, at most 10 MiB) whose agent.json matches the path\'s `name` (lower case) and `version` (SemVer). The first publisher of a name owns it: another user publishing to it is 403, an existing version 409. Unsafe paths and zip bombs are 400 or 413. Swagger UI cannot build a zip: use curl with `--data-binary @agent.zip`.',
       request: { params: publishParams, body: { required: true, content: zipBody } },
       responses: {
         201: okJson(z.object({ package_version: PackageVersion })),
@@ -39,6 +42,9 @@ export const packageRoutes = createRouter()
       path: '/agent/packages/{name}',
       tags: ['Agent packages'],
       summary: 'A package and its versions, newest published first, paginated',
+      operationId: 'getPackage',
+      description:
+        'Any signed-in user reads any package: its `latest_version` (highest SemVer) and its versions, newest published first. 404 `Package not found`.',
       request: { params: packageParams, query: pageQuery },
       responses: { 200: okJson(PackagePage), 400: errorResponse('Invalid cursor'), 404: errorResponse(PACKAGE_NOT_FOUND) },
     }),
@@ -53,6 +59,9 @@ export const packageRoutes = createRouter()
       path: '/agent/packages/{name}/{version}/archive',
       tags: ['Agent packages'],
       summary: "Download one version's zip archive; its sha256 is in X-Checksum-Sha256",
+      operationId: 'downloadPackageArchive',
+      description:
+        'The archive exactly as published, with `X-Checksum-Sha256`; it is checked against its stored checksum on the way out (500 when it fails). 404 `Package version not found`.',
       request: { params: versionParams },
       responses: {
         200: { description: 'The archive', content: zipBody },
@@ -68,6 +77,9 @@ export const packageRoutes = createRouter()
         'Content-Length': String(row.size),
         'Content-Disposition': `attachment; filename="${row.name}-${row.version}.zip"`,
         'X-Checksum-Sha256': row.sha256,
+        // Someone else's upload: never sniffed into something a browser would run or render.
+        'X-Content-Type-Options': 'nosniff',
+        'Content-Security-Policy': "default-src 'none'; sandbox",
       });
     },
   );

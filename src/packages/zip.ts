@@ -1,5 +1,6 @@
 import { Unzip, UnzipInflate, unzipSync } from 'fflate';
 import { ApiError } from '../lib/errors';
+import { checkLocalHeaders } from './zip-headers';
 
 export interface ZipLimits {
   /** Total of all entries once inflated. */
@@ -78,11 +79,12 @@ function readDirectory(bytes: Uint8Array, limits: ZipLimits): Map<string, Declar
  * Reads a package archive with fflate and refuses unsafe paths and zip bombs. The central
  * directory's declared sizes are checked first; then every entry is inflated by the streaming
  * reader (which walks the local headers) in small chunks, counting real output, so a lying size
- * stops within one chunk of the cap. Both views must agree on names and sizes, so a client that
- * trusts either one sees what was checked.
+ * stops within one chunk of the cap. Both views must agree on names, methods and sizes
+ * (zip-headers.ts), so a client that trusts either one sees what was checked.
  */
 export function readZip(bytes: Uint8Array, limits: ZipLimits): ZipContents {
   const dir = readDirectory(bytes, limits);
+  checkLocalHeaders(bytes, checkName);
   const seen = new Map<string, number>();
   const keptChunks: Uint8Array[] = [];
   let keptBytes = 0;

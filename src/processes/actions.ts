@@ -5,10 +5,11 @@ import { config } from '../lib/config';
 import { ApiError } from '../lib/errors';
 import { requiredString } from '../lib/router';
 import { iso } from '../lib/time';
+import { checkFieldsAs } from '../lib/unknown-fields';
 import type { Db } from '../db/client';
 import { createTask } from '../tasks/service';
 import { createTaskBody } from '../tasks/schemas';
-import { ownChat } from './checks';
+import { ownChat } from '../chats/service';
 import { callWebhook } from './webhook';
 
 const URL_MAX = 2048;
@@ -33,7 +34,8 @@ export const actionSchema = z
   .discriminatedUnion(
     'type',
     [
-      z.object({ type: z.literal('create_task'), task: taskTemplate }),
+      // Its fields are checked as POST /tasks checks them: a typo is refused, not dropped.
+      z.object({ type: z.literal('create_task'), task: checkFieldsAs(taskTemplate, createTaskBody) }),
       z.object({
         type: z.literal('post_message'),
         chat_id: requiredString('Missing chat_id parameter'),

@@ -1,23 +1,15 @@
 import type { ProcessInsert, ProcessRow } from './queries';
-import { findChat } from '../chats/queries';
 import { config } from '../lib/config';
-import { badRequest, notFound } from '../lib/errors';
-import { owned } from '../lib/ownership';
+import { badRequest } from '../lib/errors';
 import type { Db } from '../db/client';
 import { ownAgent } from '../agents/service';
+import { ownChat } from '../chats/service';
 import { ownWorkspace } from '../workspaces/service';
 import type { Action } from './actions';
 import { nextRun } from './schedule';
 import type { UpdateProcessInput } from './schemas';
 import { outboundUrlError } from '../lib/outbound-url';
 import { newWebhookSecret } from './webhook';
-
-export const CHAT_NOT_FOUND = 'Chat not found';
-
-/** A chat a post_message action may post to: the user's own (another user's looks unknown). */
-export async function ownChat(db: Db, userId: string, chatId: string) {
-  return owned(await findChat(db, chatId), userId, () => notFound(CHAT_NOT_FOUND, 'chat_not_found'));
-}
 
 /** Checks what an action refers to; webhook URLs are checked again on every call. */
 export async function checkAction(env: Env, db: Db, userId: string, a: Action) {

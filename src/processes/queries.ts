@@ -1,4 +1,4 @@
-import { and, eq, lte, sql } from 'drizzle-orm';
+import { and, eq, getTableColumns, lte, or, sql } from 'drizzle-orm';
 import { processes, processExecutions } from '../db/schema';
 import { keyset } from '../lib/pagination';
 import type { Db } from '../db/client';
@@ -10,6 +10,30 @@ export type ExecutionRow = typeof processExecutions.$inferSelect;
 export async function insertProcess(db: Db, p: ProcessInsert): Promise<ProcessRow> {
   const [row] = await db.insert(processes).values(p).returning();
   return row;
+}
+
+const activeCount = (userId: string) =>
+  sql`(SELECT count(*) FROM processes WHERE user_id = ${userId} AND is_active = 1)`;
+
+/**
+ * Inserts an active process only while its user has fewer than `cap` active ones, in one
+ * statement (raw SQL: drizzle cannot guard an INSERT with a WHERE), so two racing creates cannot
+ * both pass the check. Returns null when the cap is reached.
+ */
+export async function insertProcessWithinCap(db: Db, p: ProcessInsert, cap: number): Promise<ProcessRow | null> {
+  if (p.isActive === false) return insertProcess(db, p);
+  const inserted = await db.$client
+    .prepare(
+      `INSERT INTO processes (id, user_id, workspace_id, name, description, trigger_type, schedule, timezone,
+         is_active, action, webhook_secret, next_run_at, created_at, updated_at)
+       SELECT ?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, 1, ?9, ?10, ?11, ?12, ?13
+       WHERE (SELECT count(*) FROM processes WHERE user_id = ?2 AND is_active = 1) < ?14
+       RETURNING id`,
+    )
+    .bind(p.id, p.userId, p.workspaceId ?? null, p.name, p.description ?? null, p.triggerType, p.schedule ?? null,
+      p.timezone ?? 'UTC', p.action, p.webhookSecret ?? null, p.nextRunAt ?? null, p.createdAt, p.updatedAt, cap)
+    .first<{ id: string }>();
+  return inserted ? findOwnProcess(db, p.userId, inserted.id) : null;
 }
 
 /** The process if it is the user's; another user's is as absent as an unknown id. */
@@ -28,8 +52,19 @@ export async function listProcesses(db: Db, userId: string, limit: number, curso
     .limit(limit + 1);
 }
 
-export async function updateProcess(db: Db, id: string, changes: Partial<ProcessInsert>): Promise<ProcessRow | null> {
-  const [row] = await db.update(processes).set(changes).where(eq(processes.id, id)).returning();
+/**
+ * Enabling (`isActive: true`) matches only a process that is active already or whose user has
+ * fewer than `cap` active ones: the check and the write are one statement. Null when nothing
+ * matched (deleted meanwhile, or the cap).
+ */
+export async function updateProcess(
+  db: Db,
+  p: Pick<ProcessRow, 'id' | 'userId'>,
+  changes: Partial<ProcessInsert>,
+  cap: number,
+): Promise<ProcessRow | null> {
+  const withinCap = changes.isActive === true ? or(sql`${processes.isActive} = 1`, sql`${activeCount(p.userId)} < ${cap}`) : undefined;
+  const [row] = await db.update(processes).set(changes).where(and(eq(processes.id, p.id), withinCap)).returning();
   return row ?? null;
 }
 
@@ -71,16 +106,28 @@ export async function listExecutions(db: Db, processId: string, limit: number, c
 }
 
 /**
- * Due active processes, oldest due first, through the partial index processes_due_idx (its
- * WHERE, `is_active = 1`, is repeated literally; a test checks the query plan).
+ * Due active processes, shared out round-robin by user: each user's earliest due one first, then
+ * everyone's second, and so on (oldest due first within a round), so one user with hundreds due
+ * cannot fill every batch. Found through the partial index processes_due_idx (its WHERE,
+ * `is_active = 1`, is repeated literally; a test checks the query plan).
  */
-export const dueProcessesQuery = (db: Db, now: number, limit: number) =>
-  db
-    .select()
+export const dueProcessesQuery = (db: Db, now: number, limit: number) => {
+  const ranked = db
+    .select({
+      id: processes.id,
+      due: sql<number>`${processes.nextRunAt}`.as('due'),
+      turn: sql<number>`row_number() OVER (PARTITION BY ${processes.userId} ORDER BY ${processes.nextRunAt}, ${processes.id})`.as('turn'),
+    })
     .from(processes)
     .where(and(sql`${processes.isActive} = 1`, lte(processes.nextRunAt, now)))
-    .orderBy(processes.nextRunAt)
+    .as('ranked');
+  return db
+    .select(getTableColumns(processes))
+    .from(ranked)
+    .innerJoin(processes, eq(processes.id, ranked.id))
+    .orderBy(sql`${ranked.turn}`, sql`${ranked.due}`, ranked.id)
     .limit(limit);
+};
 
 export const dueProcesses = async (db: Db, now: number, limit: number): Promise<ProcessRow[]> => dueProcessesQuery(db, now, limit);
 

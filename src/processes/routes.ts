@@ -1,7 +1,7 @@
 import { z } from '@hono/zod-openapi';
 import { nextCursorSchema, pageQuery } from '../lib/pagination';
 import { createRouter, depsOf, defineRoute, errorResponse, jsonRequest, okJson } from '../lib/router';
-import { CHAT_NOT_FOUND } from './checks';
+import { CHAT_NOT_FOUND } from '../chats/service';
 import { createProcessBody, Execution, executionJson, Process, processJson, processWithSecret, updateProcessBody } from './schemas';
 import {
   createProcess,
@@ -9,6 +9,7 @@ import {
   listUserProcesses,
   ownProcess,
   patchProcess,
+  PROCESS_LIMIT,
   PROCESS_NOT_FOUND,
   removeProcess,
   runProcessNow,
@@ -37,11 +38,15 @@ export const processRoutes = createRouter()
       path: '/processes',
       tags: ['Processes'],
       summary: 'Create an automated process (a webhook action shows its signing secret once, here)',
+      operationId: 'createProcess',
+      description:
+        'Creates a process: `trigger_type` `manual` (runs only through `POST /processes/{process_id}/execute`) or `time_based` with a 5-field cron `schedule` read in `timezone` (IANA, default UTC); and an `action`: `create_task` (a `task` as `POST /tasks` takes it), `post_message` (to one of your chats) or `webhook` (a public https URL). A webhook action\'s signing secret (`webhook_secret`) appears in this answer only: keep it. 400 for a bad schedule, time zone or URL; 404 for a workspace, chat or agent that is not yours.',
       request: { body: jsonRequest(createProcessBody) },
       responses: {
         201: okJson(One),
         400: errorResponse(...PROCESS_400),
         404: errorResponse(WORKSPACE_NOT_FOUND, CHAT_NOT_FOUND, AGENT_NOT_FOUND),
+        409: errorResponse(PROCESS_LIMIT),
         413: errorResponse('Payload too large'),
       },
     }),
@@ -56,6 +61,9 @@ export const processRoutes = createRouter()
       path: '/processes',
       tags: ['Processes'],
       summary: "The user's processes, newest first, paginated",
+      operationId: 'listProcesses',
+      description:
+        'The signed-in user\'s processes, newest first, with `next_run_at` and `last_execution`; `limit` and `cursor` as every list. Webhook secrets are never listed.',
       request: { query: pageQuery },
       responses: {
         200: okJson(z.object({ processes: z.array(Process), next_cursor: nextCursorSchema })),
@@ -74,6 +82,9 @@ export const processRoutes = createRouter()
       path: '/processes/{process_id}',
       tags: ['Processes'],
       summary: 'One process',
+      operationId: 'getProcess',
+      description:
+        'One process (without its webhook secret). Another user\'s process is 404 `Process not found`.',
       request: { params },
       responses: { 200: okJson(One), 404: errorResponse(PROCESS_NOT_FOUND) },
     }),
@@ -85,11 +96,15 @@ export const processRoutes = createRouter()
       path: '/processes/{process_id}',
       tags: ['Processes'],
       summary: 'Change a process; next_run_at is recomputed from now when the schedule, timezone, trigger or is_active change',
+      operationId: 'updateProcess',
+      description:
+        'Changes only the fields sent. Changing the schedule, time zone, trigger or `is_active` recomputes `next_run_at` from now; `is_active: false` pauses a time_based process. Changing to a webhook action answers its new secret, once. 404 `Process not found`.',
       request: { params, body: jsonRequest(updateProcessBody) },
       responses: {
         200: okJson(One),
         400: errorResponse(...PROCESS_400),
         404: errorResponse(PROCESS_NOT_FOUND, WORKSPACE_NOT_FOUND, CHAT_NOT_FOUND, AGENT_NOT_FOUND),
+        409: errorResponse(PROCESS_LIMIT),
       },
     }),
     async (c) => {
@@ -103,6 +118,9 @@ export const processRoutes = createRouter()
       path: '/processes/{process_id}',
       tags: ['Processes'],
       summary: 'Delete a process and its execution history',
+      operationId: 'deleteProcess',
+      description:
+        'Deletes the process and its executions. 404 `Process not found`.',
       request: { params },
       responses: { 200: okJson(z.object({ msg: z.string() })), 404: errorResponse(PROCESS_NOT_FOUND) },
     }),
@@ -117,6 +135,9 @@ export const processRoutes = createRouter()
       path: '/processes/{process_id}/execute',
       tags: ['Processes'],
       summary: 'Run a process now (also when inactive or manual) and return the execution',
+      operationId: 'executeProcess',
+      description:
+        'Runs the action now, whatever the trigger and even when inactive, and answers 201 with the finished execution (`success` or `failed` with its message). The schedule is not changed. 404 `Process not found`.',
       request: { params },
       responses: { 201: okJson(z.object({ execution: Execution })), 404: errorResponse(PROCESS_NOT_FOUND) },
     }),
@@ -131,6 +152,9 @@ export const processRoutes = createRouter()
       path: '/processes/{process_id}/executions',
       tags: ['Processes'],
       summary: "A process's executions, newest first, paginated",
+      operationId: 'listProcessExecutions',
+      description:
+        'The runs of one process, newest first: scheduled ones carry `due_at`, manual ones null. `limit` and `cursor` as every list. 404 `Process not found`.',
       request: { params, query: pageQuery },
       responses: {
         200: okJson(z.object({ executions: z.array(Execution), next_cursor: nextCursorSchema })),

@@ -41,7 +41,7 @@ export const createProcessBody = z
     trigger_type: z.enum(TRIGGER_TYPES, {
       error: (i) => (i.input === undefined ? 'Missing trigger_type parameter' : 'trigger_type must be one of manual, time_based'),
     }),
-    schedule: schedule.nullable().optional(),
+    schedule: schedule.nullable().optional().openapi({ type: ['string', 'null'] }),
     timezone: timezone.default('UTC'),
     is_active: fields.is_active.default(true),
     workspace_id: fields.workspace_id.optional(),
@@ -50,7 +50,17 @@ export const createProcessBody = z
   .superRefine((b, ctx) => {
     if (b.trigger_type === 'time_based' && !b.schedule) ctx.addIssue({ code: 'custom', message: 'Missing schedule parameter', path: ['schedule'] });
   })
-  .openapi('CreateProcess');
+  .openapi('CreateProcess', {
+    example: {
+      name: 'Stand-up notes',
+      description: 'Every weekday at 9:00 in Berlin, a task to write the stand-up notes.',
+      trigger_type: 'time_based',
+      schedule: '0 9 * * 1-5',
+      timezone: 'Europe/Berlin',
+      is_active: true,
+      action: { type: 'create_task', task: { title: 'Write the stand-up notes', priority: 'high', tags: ['standup'] } },
+    },
+  });
 export type CreateProcessInput = z.output<typeof createProcessBody>;
 
 /** PATCH: every field optional; changing schedule, timezone, trigger or is_active recomputes next_run_at. */
@@ -59,13 +69,13 @@ export const updateProcessBody = z
     name: fields.name.optional(),
     description: fields.description.optional(),
     trigger_type: trigger.optional(),
-    schedule: schedule.nullable().optional(),
+    schedule: schedule.nullable().optional().openapi({ type: ['string', 'null'] }),
     timezone: timezone.optional(),
     is_active: fields.is_active.optional(),
     workspace_id: fields.workspace_id.optional(),
     action: actionSchema.optional(),
   })
-  .openapi('UpdateProcess');
+  .openapi('UpdateProcess', { example: { trigger_type: 'time_based', schedule: '30 8 * * 1-5', timezone: 'Europe/London' } });
 export type UpdateProcessInput = z.output<typeof updateProcessBody>;
 
 

@@ -1,7 +1,7 @@
 import {
   deleteProcess,
   findOwnProcess,
-  insertProcess,
+  insertProcessWithinCap,
   listExecutions,
   listProcesses,
   updateProcess,
@@ -10,7 +10,8 @@ import {
   type ProcessRow,
 } from './queries';
 import type { Db } from '../db/client';
-import { notFound } from '../lib/errors';
+import { config } from '../lib/config';
+import { conflict, notFound } from '../lib/errors';
 import { newId } from '../lib/ids';
 import { owned } from '../lib/ownership';
 import { page } from '../lib/pagination';
@@ -23,6 +24,9 @@ import type { DataDeps } from '../lib/types';
 
 export const PROCESS_NOT_FOUND = 'Process not found';
 const processNotFound = () => notFound(PROCESS_NOT_FOUND, 'process_not_found');
+export const PROCESS_LIMIT = 'At most PROCESS_MAX_ACTIVE_PER_USER active processes per user: disable or delete one first';
+const limitReached = (cap: number) =>
+  conflict(PROCESS_LIMIT.replace('PROCESS_MAX_ACTIVE_PER_USER', String(cap)), 'process_limit_reached');
 
 /** A process and, when this write generated one, its webhook secret (shown in that response only). */
 export interface Written {
@@ -55,7 +59,10 @@ export async function createProcess({ db, env }: DataDeps, userId: string, b: Cr
     createdAt: now,
     updatedAt: now,
   } satisfies ProcessInsert;
-  return { row: await insertProcess(db, { ...values, nextRunAt: nextRunAt(values, now) }), secret };
+  const cap = config(env).processMaxActivePerUser;
+  const row = await insertProcessWithinCap(db, { ...values, nextRunAt: nextRunAt(values, now) }, cap);
+  if (!row) throw limitReached(cap);
+  return { row, secret };
 }
 
 export async function listUserProcesses(db: Db, userId: string, limit: number, cursor?: string) {
@@ -68,8 +75,12 @@ export async function patchProcess({ db, env }: DataDeps, userId: string, id: st
   if (b.workspace_id) await ownWorkspace(db, userId, b.workspace_id);
   if (b.action) await checkAction(env, db, userId, b.action);
   const { changes, secret } = patchChanges(p, b, Date.now());
-  // Deleted while this request ran: the update matched nothing.
-  return { row: owned(await updateProcess(db, p.id, changes), userId, processNotFound), secret };
+  const cap = config(env).processMaxActivePerUser;
+  const row = await updateProcess(db, p, changes, cap);
+  if (row) return { row, secret };
+  // Nothing matched: deleted while this request ran (404), or enabling it would pass the cap.
+  await ownProcess(db, userId, id);
+  throw limitReached(cap);
 }
 
 /** Its executions go with it (foreign key, ON DELETE CASCADE). */

@@ -1,6 +1,16 @@
 import type { OpenAPIHono } from '@hono/zod-openapi';
 import { createRouter, defineRoute } from '../lib/router';
 import type { AppEnv } from '../lib/types';
+import { API_DESCRIPTION, TAGS } from './openapi-info';
+
+/** The OpenAPI 3.1 document of `app`, as GET /openapi.json serves it (scripts/openapi.mjs writes it to a file). */
+export const openApiDocument = (app: OpenAPIHono<AppEnv>) =>
+  app.getOpenAPI31Document({
+    openapi: '3.1.0',
+    info: { title: 'agentedge', version: '0.1.0', description: API_DESCRIPTION },
+    servers: [{ url: '/', description: 'This Worker' }],
+    tags: TAGS,
+  });
 
 /** `GET /openapi.json` (OpenAPI 3.1, generated from the validating schemas) and `GET /docs`. */
 export function docsRoutes(app: OpenAPIHono<AppEnv>) {
@@ -11,16 +21,13 @@ export function docsRoutes(app: OpenAPIHono<AppEnv>) {
       method: 'get',
       path: '/openapi.json',
       tags: ['Service'],
-      summary: 'This document',
+      summary: 'This OpenAPI document',
+      operationId: 'openApiDocument',
+      description:
+        'The OpenAPI 3.1 document of every HTTP route, generated from the same zod schemas that validate requests. Each operation carries `x-auth`, its auth kind (`public`, `bearer`, `connection-string` or `signed-link`). No token needed.',
       responses: { 200: { description: 'OpenAPI 3.1 document' } },
     }),
-    (c) =>
-      c.json(
-        app.getOpenAPI31Document({
-          openapi: '3.1.0',
-          info: { title: 'agentedge', version: '0.1.0', description: DESCRIPTION },
-        }),
-      ),
+    (c) => c.json(openApiDocument(app)),
   );
   router.openapi(
     defineRoute('public', {
@@ -28,23 +35,24 @@ export function docsRoutes(app: OpenAPIHono<AppEnv>) {
       path: '/docs',
       tags: ['Service'],
       summary: 'Interactive API docs (Swagger UI, served by this Worker)',
+      operationId: 'docsPage',
+      description:
+        'This page: Swagger UI over `/openapi.json`, with its assets served by this Worker (no CDN). The WebSocket protocol is described on `/websocket`. No token needed.',
       responses: { 200: { description: 'HTML page', content: { 'text/html': { schema: { type: 'string' } } } } },
     }),
-    (c) => c.html(DOCS_HTML, 200, { 'Content-Security-Policy': DOCS_CSP }),
+    (c) =>
+      c.html(DOCS_HTML, 200, {
+        'Content-Security-Policy': DOCS_CSP,
+        'X-Content-Type-Options': 'nosniff',
+        'Referrer-Policy': 'no-referrer',
+      }),
   );
   return router;
 }
 
-const DESCRIPTION = [
-  'Edge API for AI-agent workspaces.',
-  'Every error body is `{"msg", "code", "request_id"}` (validation errors add `issues`); `code` is one of the',
-  "`Error` schema's enum, each explained in the repository's docs/errors.md. The routes of the upstream",
-  'contract keep its paths, status codes and `msg` strings exactly (docs/conventions.md).',
-].join(' ');
-
 // Swagger UI's assets are vendored into public/docs/vendor on install, so nothing loads from a CDN.
 const DOCS_CSP =
-  "default-src 'none'; script-src 'self'; style-src 'self' 'unsafe-inline'; img-src 'self' data:; connect-src 'self'; font-src 'self'";
+  "default-src 'none'; script-src 'self'; style-src 'self' 'unsafe-inline'; img-src 'self' data:; connect-src 'self'; font-src 'self'; frame-ancestors 'none'; base-uri 'none'; form-action 'none'";
 
 const DOCS_HTML = `<!doctype html>
 <html lang="en">

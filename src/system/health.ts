@@ -30,6 +30,9 @@ export const healthRoutes = createRouter()
       path: '/ping',
       tags: ['Service'],
       summary: 'Liveness',
+      operationId: 'ping',
+      description:
+        'Upstream contract: answers `{"msg": "pong"}` whenever the Worker runs, even while its configuration is invalid. No token needed; nothing is checked.',
       responses: { 200: { description: 'pong', content: { 'application/json': { schema: z.object({ msg: z.literal('pong') }) } } } },
     }),
     (c) => c.json({ msg: 'pong' as const }, 200),
@@ -40,6 +43,9 @@ export const healthRoutes = createRouter()
       path: '/health',
       tags: ['Service'],
       summary: 'Whether D1, KV and R2 answer and the config is valid; 503 when not',
+      operationId: 'health',
+      description:
+        'Readiness: probes D1, KV and R2 and checks that every var and secret parses. Answers 200 `status: ok`, or 503 `status: degraded` with the failing check (`checks.config.var` names an invalid var). No token needed.',
       responses: {
         200: { description: 'All bindings answer', content: { 'application/json': { schema: Health } } },
         503: { description: 'A binding does not answer, or a var is invalid', content: { 'application/json': { schema: Health } } },

@@ -16,6 +16,9 @@ export const taskRoutes = createRouter()
       path: '/tasks',
       tags: ['Tasks'],
       summary: 'Create a task (not_started, in_progress or blocked)',
+      operationId: 'createTask',
+      description:
+        'Creates a task owned by the signed-in user. Only `title` is required: `status` defaults to `not_started` (a task can also start `in_progress` or `blocked`), `priority` to `medium`, `tags` to none. `due_date` is an ISO 8601 date or date-time. `workspace_id` and `agent_id` must be yours (404 otherwise). `data` takes any JSON up to 16 KiB.',
       request: { body: jsonRequest(createTaskBody) },
       responses: {
         201: okJson(One),
@@ -35,7 +38,9 @@ export const taskRoutes = createRouter()
       path: '/tasks',
       tags: ['Tasks'],
       summary: "The user's tasks, newest first, filtered and paginated",
-      description: 'due_after is inclusive, due_before exclusive; either excludes tasks without a due_date.',
+      operationId: 'listTasks',
+      description:
+        'The signed-in user\'s tasks, newest first, with optional filters combined with AND: `status`, `priority`, `agent_id`, `workspace_id`, `tag`, and `due_after` (inclusive) / `due_before` (exclusive), either of which excludes tasks without a due_date. A filter on another user\'s workspace or agent answers an empty list.',
       request: { query: listTasksQuery },
       responses: {
         200: okJson(z.object({ tasks: z.array(Task), next_cursor: nextCursorSchema })),
@@ -54,6 +59,9 @@ export const taskRoutes = createRouter()
       path: '/tasks/stats',
       tags: ['Tasks'],
       summary: 'Task counts by status and by priority (optionally in one workspace)',
+      operationId: 'taskStats',
+      description:
+        'How many tasks the signed-in user has, in total, by status and by priority; with `workspace_id`, in that workspace only.',
       request: { query: z.object({ workspace_id: z.string().optional().openapi({ param: { name: 'workspace_id', in: 'query' } }) }) },
       responses: { 200: okJson(z.object({ stats: TaskStats })) },
     }),
@@ -65,6 +73,9 @@ export const taskRoutes = createRouter()
       path: '/tasks/{task_id}',
       tags: ['Tasks'],
       summary: 'One task',
+      operationId: 'getTask',
+      description:
+        'One task. Another user\'s task is 404 `Task not found`, like an unknown one.',
       request: { params },
       responses: { 200: okJson(One), 404: errorResponse(TASK_NOT_FOUND) },
     }),
@@ -76,6 +87,9 @@ export const taskRoutes = createRouter()
       path: '/tasks/{task_id}',
       tags: ['Tasks'],
       summary: 'Change a task; status moves follow the move table, the same status is a no-op',
+      operationId: 'updateTask',
+      description:
+        'Changes only the fields sent; `null` clears an optional one. A `status` change must be an allowed move (not_started or in_progress to anything else; blocked to not_started, in_progress or cancelled; completed back to in_progress; cancelled is final), else 409 `invalid_status_transition`; a change that loses a race with another is 409 `status_conflict`. Sending the current status changes nothing.',
       request: { params, body: jsonRequest(updateTaskBody) },
       responses: {
         200: okJson(One),
@@ -95,6 +109,9 @@ export const taskRoutes = createRouter()
       path: '/tasks/{task_id}/cancel',
       tags: ['Tasks'],
       summary: 'Cancel a task (not from completed or cancelled)',
+      operationId: 'cancelTask',
+      description:
+        'Moves the task to `cancelled`, which is final. 409 when it is already cancelled or completed.',
       request: { params },
       responses: { 200: okJson(One), 404: errorResponse(TASK_NOT_FOUND), 409: errorResponse('Task is already cancelled', MOVE_REFUSED, RACED) },
     }),
@@ -106,6 +123,9 @@ export const taskRoutes = createRouter()
       path: '/tasks/{task_id}',
       tags: ['Tasks'],
       summary: 'Delete a task (its files stay, unlinked)',
+      operationId: 'deleteTask',
+      description:
+        'Deletes the task; files attached to it stay, no longer attached. 404 `Task not found`.',
       request: { params },
       responses: { 200: okJson(z.object({ msg: z.string() })), 404: errorResponse(TASK_NOT_FOUND) },
     }),

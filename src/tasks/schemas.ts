@@ -32,7 +32,7 @@ export const isoInstant = (field: string) =>
       error: `${field} must be an ISO 8601 date or date-time (e.g. 2025-01-31T17:00:00Z)`,
     })
     .transform((s) => Date.parse(s))
-    .openapi({ type: 'string', format: 'date-time', example: '2025-01-31T17:00:00Z' });
+    .openapi({ type: 'string', format: 'date-time', example: '2027-03-31T17:00:00Z' });
 
 /** Trimmed, deduplicated (first spelling wins), at most TAGS_MAX of at most TAG_MAX characters. */
 const tags = z
@@ -58,7 +58,7 @@ const data = z
 const refId = (field: string) =>
   z.string({ error: `${field} must be a string` }).max(ID_MAX, { error: `${field} is too long` });
 
-/** POST /tasks and a process's create_task action. Unknown fields (user_id, task_id, ...) are dropped. */
+/** POST /tasks and a process's create_task action. Unknown fields are refused (src/lib/unknown-fields.ts). */
 export const createTaskBody = z
   .object({
     title: title('Missing title parameter'),
@@ -67,13 +67,23 @@ export const createTaskBody = z
       .enum(INITIAL_STATUSES, { error: `A task is created ${INITIAL_STATUSES.join(', ')}` })
       .default('not_started'),
     priority: prioritySchema.default('medium'),
-    due_date: isoInstant('due_date').nullable().optional(),
+    due_date: isoInstant('due_date').nullable().optional().openapi({ type: ['string', 'null'] }),
     tags: tags.default([]),
     agent_id: refId('agent_id').nullable().optional(),
     workspace_id: refId('workspace_id').nullable().optional(),
     data: data.optional(),
   })
-  .openapi('CreateTask');
+  .openapi('CreateTask', {
+    example: {
+      title: 'Draft the Q3 report',
+      description: 'Two pages from the research chats.',
+      status: 'not_started',
+      priority: 'high',
+      due_date: '2027-03-31T17:00:00Z',
+      tags: ['report', 'q3'],
+      data: { source: 'weekly planning' },
+    },
+  });
 export type CreateTaskInput = z.output<typeof createTaskBody>;
 
 /** PATCH: every field optional; null clears the optional ones. */
@@ -83,13 +93,13 @@ export const updateTaskBody = z
     description: description.optional(),
     status: statusSchema.optional(),
     priority: prioritySchema.optional(),
-    due_date: isoInstant('due_date').nullable().optional(),
+    due_date: isoInstant('due_date').nullable().optional().openapi({ type: ['string', 'null'] }),
     tags: tags.optional(),
     agent_id: refId('agent_id').nullable().optional(),
     workspace_id: refId('workspace_id').nullable().optional(),
     data: data.optional(),
   })
-  .openapi('UpdateTask');
+  .openapi('UpdateTask', { example: { status: 'in_progress', priority: 'urgent', tags: ['report', 'q3', 'review'] } });
 export type UpdateTaskInput = z.output<typeof updateTaskBody>;
 
 const q = (name: string) => ({ param: { name, in: 'query' as const } });

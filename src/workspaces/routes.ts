@@ -20,6 +20,9 @@ export const workspaceRoutes = createRouter()
       path: '/workspace',
       tags: ['Workspaces'],
       summary: 'Create a workspace (default name "Untitled Workspace")',
+      operationId: 'createWorkspace',
+      description:
+        'Upstream contract: creates a workspace owned by the signed-in user and answers 200 (not 201) with it. The body is optional: without one, or without `name`, the workspace is called "Untitled Workspace".',
       request: { body: jsonRequest(createWorkspaceBody, false) },
       responses: {
         200: okJson(z.object({ msg: z.string(), workspace: Workspace })),
@@ -37,6 +40,9 @@ export const workspaceRoutes = createRouter()
       path: '/workspace',
       tags: ['Workspaces'],
       summary: "The user's workspaces, newest first, paginated",
+      operationId: 'listWorkspaces',
+      description:
+        'Upstream contract: the workspaces the signed-in user owns, newest first: `limit` (1 to 100, default 50) and `cursor` (the previous page\'s `next_cursor`).',
       request: { query: pageQuery },
       responses: {
         200: okJson(z.object({ workspaces: z.array(Workspace), next_cursor: nextCursorSchema })),
@@ -54,6 +60,9 @@ export const workspaceRoutes = createRouter()
       path: '/workspace/{workspace_id}',
       tags: ['Workspaces'],
       summary: 'One workspace',
+      operationId: 'getWorkspace',
+      description:
+        'Upstream contract: one workspace with the ids of its agents. 404 `Workspace not found`; another user\'s workspace is 403 `User does not have access to the workspace`.',
       request: { params },
       responses: {
         200: okJson(z.object({ workspace: Workspace })),
@@ -72,6 +81,9 @@ export const workspaceRoutes = createRouter()
       path: '/workspace/{workspace_id}',
       tags: ['Workspaces'],
       summary: 'Delete a workspace and everything in it',
+      operationId: 'deleteWorkspace',
+      description:
+        'Upstream contract: deletes the workspace with its chats (and their messages and sockets), tasks, processes and files, in one step; storage outside D1 is cleaned up right after. 404 for an unknown workspace, 403 for another user\'s.',
       request: { params },
       responses: { 200: okJson(Msg), 403: errorResponse(NO_ACCESS), 404: errorResponse(WORKSPACE_NOT_FOUND) },
     }),
@@ -86,6 +98,9 @@ export const workspaceRoutes = createRouter()
       path: '/workspace/{workspace_id}/rename',
       tags: ['Workspaces'],
       summary: 'Rename a workspace',
+      operationId: 'renameWorkspace',
+      description:
+        'Upstream contract: sets the workspace\'s `name` (1 to 200 characters). 400 `Missing name parameter`; another user\'s workspace is 403 `User is not the owner of the workspace`.',
       request: { params, body: jsonRequest(renameWorkspaceBody) },
       responses: {
         200: okJson(Msg),

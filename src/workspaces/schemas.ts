@@ -25,7 +25,7 @@ const NAME_MAX = 200;
 export const MISSING_NAME = 'Missing name parameter';
 const nameSchema = requiredString(MISSING_NAME).max(NAME_MAX, { error: `name must be at most ${NAME_MAX} characters` });
 
-export const createWorkspaceBody = z.object({ name: nameSchema.optional() });
-export const renameWorkspaceBody = z.object({ name: nameSchema });
+export const createWorkspaceBody = z.object({ name: nameSchema.optional() }).openapi({ example: { name: 'Research' } });
+export const renameWorkspaceBody = z.object({ name: nameSchema }).openapi({ example: { name: 'Research archive' } });
 export const workspaceParams = z.object({ workspace_id: z.string().openapi({ param: { name: 'workspace_id', in: 'path' } }) });
 export const Msg = z.object({ msg: z.string() });

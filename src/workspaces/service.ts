@@ -13,11 +13,11 @@ export const NOT_OWNER = 'User is not the owner of the workspace';
 export const DEFAULT_NAME = 'Untitled Workspace';
 
 const workspaceNotFound = () => notFound(WORKSPACE_NOT_FOUND, 'workspace_not_found');
-/** Seed 000's answer for another user's workspace on its rename and workspace-agent routes. */
+/** The upstream contract's answer for another user's workspace on its rename and workspace-agent routes. */
 export const notOwner = () => new ApiError(403, 'forbidden', NOT_OWNER);
 
 /**
- * The workspace, if the caller owns it. Seed 000 answers 404 for an unknown id and, on its
+ * The workspace, if the caller owns it. The upstream contract answers 404 for an unknown id and, on its
  * routes, 403 (or 401) with its own string for another user's; new routes use `ownWorkspace`.
  */
 export async function ownedWorkspace(

@@ -3,8 +3,10 @@ import { SignJWT, UnsecuredJWT } from 'jose';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { BASE, call, newUser, type TestUser } from '../helpers';
 import { ownEverything, packageZip, type Owned } from './fixtures';
+import { INTRUDER_ANSWERS } from './intruder-answers';
 import { label, routeTable, type RouteEntry } from './route-table';
 import { operation, sample, type OpenApiDoc } from './sample';
+import { linkPath } from '../../src/files/signed-link';
 
 /**
  * The authorization matrix, built from the app's own route table: every bearer route with no
@@ -25,8 +27,6 @@ function claimsOf(token: string) {
 
 /** Body fields that name a resource by id (not `name`, which is also an ordinary field). */
 const idFields = () => Object.fromEntries(Object.entries(owner.ids).filter(([k]) => k.endsWith('_id')));
-
-const AUTH_CODES = ['missing_token', 'invalid_token', 'token_expired', 'session_revoked'];
 
 /** Routes that end the caller's own sessions go last, so they cannot turn the rest into 401s. */
 const sessionEnding = (r: RouteEntry) => r.path.startsWith('/auth/');
@@ -60,23 +60,9 @@ function requestFor(route: RouteEntry, headers: Record<string, string>) {
   return new Request(`${BASE}${path}${qs ? `?${qs}` : ''}`, { method: route.method, headers: h, body });
 }
 
-/**
- * Whether the request addresses something of the owner's, so it must be refused. An optional
- * query filter (GET /tasks?workspace_id=) may instead answer an empty list: the marker check
- * still proves nothing of the owner's is in it.
- */
-function namesOwned(route: RouteEntry): boolean {
-  const keys = Object.keys(owner.ids);
-  if (route.pathParams.some((p) => keys.includes(p))) return true;
-  if (route.queryParams.some((q) => q.required && keys.includes(q.name))) return true;
-  const schema = operation(doc, route.method, route.path).bodySchema;
-  const body = route.jsonBody ? (sample(doc, schema, idFields()) as Record<string, unknown>) : {};
-  return Object.keys(body ?? {}).some((k) => k in idFields());
-}
-
 async function send(route: RouteEntry, headers: Record<string, string>) {
   const res = await exports.default.fetch(requestFor(route, headers));
-  const text = await res.text();
+  const text = new TextDecoder().decode(await res.arrayBuffer());
   let json: any = {};
   try {
     json = JSON.parse(text);
@@ -128,19 +114,21 @@ describe('authorization matrix: bad tokens on every bearer route', () => {
 });
 
 describe("authorization matrix: another user's token", () => {
-  it("never reads or changes the owner's things, and never shows them", async () => {
-    const h = { authorization: `Bearer ${intruder.token}` };
-    const ordered = [...bearer.filter((r) => !sessionEnding(r)), ...bearer.filter(sessionEnding)];
+  it("answers every bearer route exactly, never reads or changes the owner's things, and never shows them", async () => {
+    expect(Object.keys(INTRUDER_ANSWERS).sort(), 'test/security/intruder-answers.ts lists every bearer route').toEqual(bearer.map(label).sort());
+    const registry = (r: RouteEntry) => PUBLIC_REGISTRY_READS.has(label(r));
+    // Registry reads install the package for the intruder, and session-ending routes end sessions: both go last.
+    const ordered = [...bearer.filter((r) => !sessionEnding(r) && !registry(r)), ...bearer.filter(registry), ...bearer.filter(sessionEnding)];
     for (const route of ordered) {
-      const key = `${route.method} ${route.path}`;
-      if (PUBLIC_REGISTRY_READS.has(key)) continue;
-      const res = await send(route, h);
-      expect(res.status, key).toBeLessThan(500);
-      // The intruder is signed in: a 401 here must be the contract's ownership answer, not auth.
-      if (!sessionEnding(route)) expect(AUTH_CODES, `${key}: ${res.text.slice(0, 200)}`).not.toContain(res.json.code);
-      expect(res.text, key).not.toContain(owner.marker);
+      const key = label(route);
+      // A session-ending route gets a session of its own, so its answer is not the previous one's 401.
+      const token = sessionEnding(route) ? (await call('POST', '/auth/login', { body: { email: intruder.email, password: intruder.password } })).json.access_token : intruder.token;
+      const res = await send(route, { authorization: `Bearer ${token}` });
+      const [status, code] = INTRUDER_ANSWERS[key];
+      expect([res.status, res.json.code], `${key}: ${res.text.slice(0, 200)}`).toEqual([status, code]);
+      // The registry is public to signed-in users: its answers name the package, description included.
+      if (!registry(route)) expect(res.text, key).not.toContain(owner.marker);
       expect(res.text, key).not.toContain(owner.user.email);
-      if (namesOwned(route)) expect([401, 403, 404], `${key} -> ${res.status} ${res.text.slice(0, 200)}`).toContain(res.status);
     }
     // Nothing of the owner's changed.
     const t = owner.user.token;
@@ -159,23 +147,37 @@ describe("authorization matrix: another user's token", () => {
 describe('authorization matrix: the other auth kinds', () => {
   it('refuses connection-string routes without a valid string', async () => {
     for (const route of routes.filter((r) => r.auth === 'connection-string')) {
-      for (const cs of ['', 'forged-string']) {
+      for (const [cs, code] of [['', 'missing_connection_string'], ['forged-string', 'invalid_connection_string']]) {
         const url = `${BASE}${route.path}?chat_id=${owner.ids.chat_id}${cs ? `&connection_string=${cs}` : ''}`;
         const res = await exports.default.fetch(new Request(url, { headers: { upgrade: 'websocket' } }));
-        expect(res.status, `${label(route)} ${cs || 'none'}`).toBe(401);
+        const text = new TextDecoder().decode(await res.arrayBuffer());
+        expect([res.status, JSON.parse(text).code], `${label(route)} ${cs || 'none'}: ${text}`).toEqual([401, code]);
         expect(res.webSocket).toBeNull();
       }
     }
   });
 
-  it('refuses signed-link routes without a valid signature', async () => {
-    for (const route of routes.filter((r) => r.auth === 'signed-link')) {
-      const path = route.path.replace(/\{(\w+)\}/g, (_, p) => owner.ids[p] ?? 'x');
-      for (const qs of ['', `?expires=${Math.floor(Date.now() / 1000) + 600}&signature=forged`]) {
-        const res = await exports.default.fetch(new Request(`${BASE}${path}${qs}`));
-        expect([401, 403], `${label(route)} ${qs}`).toContain(res.status);
-        expect(await res.text()).not.toContain(owner.marker);
-      }
+  it('refuses signed-link routes without a valid, unexpired signature: 403 with the reason', async () => {
+    const fileId = owner.ids.file_id;
+    const now = Math.floor(Date.now() / 1000);
+    const valid = new URL(BASE + (await linkPath(env, fileId, now + 600)));
+    const signature = valid.searchParams.get('signature')!;
+    const links: [string, string][] = [
+      [`/files/${fileId}/content`, 'invalid_signature'],
+      [`/files/${fileId}/content?expires=${now + 600}&signature=forged`, 'invalid_signature'],
+      [`/files/${fileId}/content?expires=${now + 601}&signature=${signature}`, 'invalid_signature'],
+      [`/files/${fileId}/content?expires=${now + 600}`, 'invalid_signature'],
+      [await linkPath(env, fileId, now - 60), 'link_expired'],
+      [`/files/${fileId}/content?expires=${now - 60}&signature=forged`, 'invalid_signature'],
+    ];
+    expect(routes.filter((r) => r.auth === 'signed-link').map(label)).toEqual(['GET /files/{file_id}/content']);
+    for (const [link, code] of links) {
+      const res = await exports.default.fetch(new Request(BASE + link));
+      const text = new TextDecoder().decode(await res.arrayBuffer());
+      expect([res.status, JSON.parse(text).code], `${link}: ${text}`).toEqual([403, code]);
+      expect(text).not.toContain(owner.marker);
     }
+    // The same link unaltered and unexpired serves the file: the refusals above are the signature's doing.
+    expect((await exports.default.fetch(new Request(valid))).status).toBe(200);
   });
 });

@@ -107,7 +107,7 @@ const LEAK = /\bat \S+:\d+:\d+|node_modules|\.ts:\d+|SQLITE_|D1_ERROR|no such (t
 async function check(route: RouteEntry, req: Request) {
   sent++;
   const res = await exports.default.fetch(req);
-  const text = await res.text();
+  const text = new TextDecoder().decode(await res.arrayBuffer());
   const where = `${label(route)} -> ${res.status}: ${text.slice(0, 300)}`;
   expect(res.status, where).toBeLessThan(500);
   expect(text, where).not.toMatch(LEAK);

@@ -1,0 +1,58 @@
+/**
+ * The exact answer (status, code) another signed-in user gets from each bearer route when the
+ * request names the owner's things (test/security/authz-matrix.test.ts). The upstream contract's
+ * routes answer with the contract's own status and string (docs/conventions.md "Ownership");
+ * ours answer 404 as for an unknown id, except the chat history, documented like the contract's
+ * chat routes (src/chats/routes.ts); lists and filters answer 200 with the caller's own things;
+ * the registry reads are public to signed-in users by design. A route missing here fails the matrix.
+ */
+export const INTRUDER_ANSWERS: Record<string, readonly [status: number, code?: string]> = {
+  'POST /auth/logout': [200],
+  'POST /auth/logout-all': [200],
+  'POST /auth/change-password': [401, 'incorrect_password'],
+  'GET /user': [200],
+  'PUT /user': [200],
+  'POST /workspace': [200],
+  'GET /workspace': [200],
+  'GET /workspace/{workspace_id}': [403, 'forbidden'],
+  'DELETE /workspace/{workspace_id}': [403, 'forbidden'],
+  'PUT /workspace/{workspace_id}/rename': [403, 'forbidden'],
+  'POST /workspace/{workspace_id}/agent': [403, 'forbidden'],
+  'DELETE /workspace/{workspace_id}/agent': [403, 'forbidden'],
+  'GET /workspace/{workspace_id}/chats': [403, 'forbidden'],
+  'GET /agent/download': [200],
+  'GET /agents': [200],
+  'GET /agents/{agent_id}': [404, 'agent_not_found'],
+  'DELETE /agents/{agent_id}': [404, 'agent_not_found'],
+  'PUT /agent/packages/{name}/{version}': [403, 'package_forbidden'],
+  'GET /agent/packages/{name}': [200],
+  'GET /agent/packages/{name}/{version}/archive': [200],
+  'POST /chat': [401, 'not_workspace_owner'],
+  'GET /chat': [401, 'not_chat_owner'],
+  'DELETE /chat': [401, 'not_chat_owner'],
+  'GET /chats': [200],
+  'GET /chat/authorize': [401, 'not_chat_owner'],
+  'GET /chat/authorize/message': [401, 'not_chat_owner'],
+  'GET /chat/messages': [404, 'chat_not_found'],
+  'POST /tasks': [404, 'workspace_not_found'],
+  'GET /tasks': [200],
+  'GET /tasks/stats': [200],
+  'GET /tasks/{task_id}': [404, 'task_not_found'],
+  'PATCH /tasks/{task_id}': [404, 'task_not_found'],
+  'POST /tasks/{task_id}/cancel': [404, 'task_not_found'],
+  'DELETE /tasks/{task_id}': [404, 'task_not_found'],
+  'POST /files/upload': [404, 'workspace_not_found'],
+  'PUT /files/upload': [404, 'workspace_not_found'],
+  'GET /files': [200],
+  'GET /files/{file_id}': [404, 'file_not_found'],
+  'GET /files/{file_id}/download': [404, 'file_not_found'],
+  'GET /files/{file_id}/url': [404, 'file_not_found'],
+  'DELETE /files/{file_id}': [404, 'file_not_found'],
+  'POST /processes': [404, 'workspace_not_found'],
+  'GET /processes': [200],
+  'GET /processes/{process_id}': [404, 'process_not_found'],
+  'PATCH /processes/{process_id}': [404, 'process_not_found'],
+  'DELETE /processes/{process_id}': [404, 'process_not_found'],
+  'POST /processes/{process_id}/execute': [404, 'process_not_found'],
+  'GET /processes/{process_id}/executions': [404, 'process_not_found'],
+};
