@@ -57,19 +57,27 @@ describe('GET /agent/download (upstream contract)', () => {
     expect(res.status).toBe(200);
     expect(res.text).toBe(`Successfully installed ${name}:1.10.0`);
     const [agent] = await agents(u);
+    const m = manifest(name, '1.10.0');
     expect(agent).toEqual({
       agent_id: expect.stringMatching(/^[0-9a-f-]{36}$/),
       name,
-      version: '1.10.0',
       description: `${name} at 1.10.0`,
+      type: 'chat',
+      role: 'assistant',
+      status: 'idle',
+      system_prompt: m.system_prompt,
+      // The package's free-text provider maps to openai-compatible.
+      model: { ...m.model, provider: 'openai-compatible' },
+      tools: m.tools,
+      config: {},
       package: name,
+      version: '1.10.0',
       created_at: expect.any(String),
       updated_at: expect.any(String),
     });
     const one = await call('GET', `/agents/${agent.agent_id}`, { token: u.token });
     expect(one.status).toBe(200);
-    const m = manifest(name, '1.10.0');
-    expect(one.json.agent).toEqual({ ...agent, definition: { system_prompt: m.system_prompt, model: m.model, tools: m.tools } });
+    expect(one.json).toEqual({ agent });
     // Installing is per user: the publisher's catalogue is untouched.
     expect(await agents(publisher)).toEqual([]);
   });
@@ -93,7 +101,7 @@ describe('GET /agent/download (upstream contract)', () => {
     expect(after).toHaveLength(1);
     expect(after[0]).toMatchObject({ agent_id: first.agent_id, version: '2.0.0', created_at: first.created_at });
     const one = await call('GET', `/agents/${first.agent_id}`, { token: u.token });
-    expect(one.json.agent.definition.system_prompt).toBe('Version two.');
+    expect(one.json.agent.system_prompt).toBe('Version two.');
     expect((await call('GET', `/workspace/${ws.workspace_id}`, { token: u.token })).json.workspace.agents).toEqual([first.agent_id]);
     // An explicit pin is what you get, even an older version; still the same agent.
     expect((await download(u.token, `?query=${name}&version=1.0.0`)).status).toBe(200);

@@ -16,15 +16,15 @@ export async function makeWorkspace(u: TestUser): Promise<string> {
   return res.json.workspace.workspace_id;
 }
 
-/** An agent row for `userId`, written straight into D1: agents come from packages, which this suite does not test. */
+/** An agent row for `userId`, written straight into D1 (the suite has the user's id, not a token). */
 export async function makeAgent(userId: string): Promise<string> {
   const id = newId();
   const now = Date.now();
   await env.DB.prepare(
-    `INSERT INTO agents (id, user_id, package_name, version, name, description, definition, created_at, updated_at)
-     VALUES (?, ?, ?, '1.0.0', 'Agent', '', '{}', ?, ?)`,
+    `INSERT INTO agents (id, user_id, name, description, type, role, system_prompt, model, created_at, updated_at)
+     VALUES (?, ?, 'Agent', '', 'chat', 'assistant', 'Be brief.', '{"provider":"openai-compatible","name":"gpt-4o-mini"}', ?, ?)`,
   )
-    .bind(id, userId, `pkg-${id}`, now, now)
+    .bind(id, userId, now, now)
     .run();
   return id;
 }

@@ -1,65 +1,96 @@
-import { and, eq, sql } from 'drizzle-orm';
-import { agents, workspaceAgents } from '../db/schema';
+import { and, eq, isNull, sql, type SQL } from 'drizzle-orm';
+import { agents, tasks, workspaceAgents } from '../db/schema';
 import { keyset } from '../lib/pagination';
 import type { Db } from '../db/client';
 
 export type AgentRow = typeof agents.$inferSelect;
+export type NewAgent = typeof agents.$inferInsert;
+/** The columns a create, an edit or an install writes. */
+export type AgentValues = Pick<NewAgent, 'name' | 'description' | 'type' | 'role' | 'systemPrompt' | 'model' | 'tools' | 'config'>;
+
+const live = isNull(agents.deletedAt);
 
 /**
- * The agent if `userId` installed it, else null (another user's agent and a malformed id look
- * exactly like an unknown one). Other routes use it to check an `agent_id` from a body.
+ * The agent if `userId` has it and it is not deleted, else null (another user's agent, a deleted
+ * one and a malformed id look exactly like an unknown one). Other routes use it to check an
+ * `agent_id` from a body.
  */
 export async function findUserAgent(db: Db, userId: string, agentId: string): Promise<AgentRow | null> {
-  return (await db.select().from(agents).where(and(eq(agents.id, agentId), eq(agents.userId, userId))).limit(1))[0] ?? null;
+  return (await db.select().from(agents).where(and(eq(agents.id, agentId), eq(agents.userId, userId), live)).limit(1))[0] ?? null;
 }
 
-export async function listUserAgents(db: Db, userId: string, limit: number, cursor?: string) {
+export interface AgentFilters {
+  status?: 'idle' | 'offline';
+  type?: string;
+  role?: string;
+}
+
+/** Newest first through agents_user_live_created_idx; the filters are checked on the rows it walks. */
+export async function listUserAgents(db: Db, userId: string, f: AgentFilters, limit: number, cursor?: string) {
   const k = keyset(agents.createdAt, agents.id, cursor);
+  const where: (SQL | undefined)[] = [eq(agents.userId, userId), live, k.where];
+  if (f.status) where.push(eq(agents.status, f.status));
+  if (f.type !== undefined) where.push(eq(agents.type, f.type));
+  if (f.role !== undefined) where.push(eq(agents.role, f.role));
   return db
     .select()
     .from(agents)
-    .where(and(eq(agents.userId, userId), k.where))
+    .where(and(...where))
     .orderBy(...k.orderBy)
     .limit(limit + 1);
 }
 
-export interface Install {
+export async function insertAgent(db: Db, a: NewAgent): Promise<AgentRow> {
+  const [row] = await db.insert(agents).values(a).returning();
+  return row;
+}
+
+/** Updates a live agent of the user; null when there is none. */
+export async function updateUserAgent(
+  db: Db,
+  userId: string,
+  agentId: string,
+  set: Partial<AgentValues> & { status?: 'idle' | 'offline'; updatedAt: number },
+): Promise<AgentRow | null> {
+  const rows = await db
+    .update(agents)
+    .set(set)
+    .where(and(eq(agents.id, agentId), eq(agents.userId, userId), live))
+    .returning();
+  return rows[0] ?? null;
+}
+
+export interface Install extends AgentValues {
   id: string;
   userId: string;
   packageName: string;
   version: string;
-  name: string;
-  description: string;
-  definition: string;
   now: number;
 }
 
 /**
- * One agent per package per user: installing again replaces version, description and definition
- * in place, so the agent_id (and every workspace or task that points at it) survives upgrades.
- * The version installed is the one last asked for (a pinned older version replaces a newer one).
+ * One live agent per package per user: installing again replaces version and the package's
+ * fields in place, so the agent_id (and every workspace or task that points at it) survives
+ * upgrades. The version installed is the one last asked for (a pinned older version replaces a
+ * newer one). A deleted agent is outside the partial unique index, so installing again makes a
+ * new agent.
  */
 export async function upsertAgent(db: Db, a: Install): Promise<void> {
+  const { now, ...values } = a;
   await db
     .insert(agents)
-    .values({
-      id: a.id,
-      userId: a.userId,
-      packageName: a.packageName,
-      version: a.version,
-      name: a.name,
-      description: a.description,
-      definition: a.definition,
-      createdAt: a.now,
-      updatedAt: a.now,
-    })
+    .values({ ...values, createdAt: now, updatedAt: now })
     .onConflictDoUpdate({
       target: [agents.userId, agents.packageName],
+      targetWhere: sql`${agents.deletedAt} IS NULL`,
       set: {
         version: sql`excluded.version`,
         name: sql`excluded.name`,
         description: sql`excluded.description`,
-        definition: sql`excluded.definition`,
+        systemPrompt: sql`excluded.system_prompt`,
+        model: sql`excluded.model`,
+        tools: sql`excluded.tools`,
+        config: sql`excluded.config`,
         updatedAt: sql`excluded.updated_at`,
       },
       // Versions are immutable: re-installing the one already there changes nothing, not even updated_at.
@@ -67,13 +98,20 @@ export async function upsertAgent(db: Db, a: Install): Promise<void> {
     });
 }
 
-/** Foreign keys take the agent out of every workspace and unlink its tasks. Returns what went, or null. */
-export async function deleteUserAgent(db: Db, userId: string, agentId: string): Promise<{ id: string; userId: string } | null> {
-  const rows = await db
-    .delete(agents)
-    .where(and(eq(agents.id, agentId), eq(agents.userId, userId)))
-    .returning({ id: agents.id, userId: agents.userId });
-  return rows[0] ?? null;
+/**
+ * Soft delete, in one batch: the agent is marked deleted, leaves every workspace, and the tasks
+ * assigned to it keep no agent. Its row stays. Returns what was deleted, or null.
+ */
+export async function softDeleteUserAgent(db: Db, userId: string, agentId: string, now: number): Promise<{ id: string; userId: string } | null> {
+  const mine = and(eq(agents.id, agentId), eq(agents.userId, userId), live);
+  const owns = sql`EXISTS (SELECT 1 FROM ${agents} WHERE ${mine})`;
+  // The link and task statements run first, while the agent is still live, so the same check guards all three.
+  const [, , deleted] = await db.batch([
+    db.delete(workspaceAgents).where(and(eq(workspaceAgents.agentId, agentId), owns)),
+    db.update(tasks).set({ agentId: null }).where(and(eq(tasks.agentId, agentId), eq(tasks.userId, userId), owns)),
+    db.update(agents).set({ deletedAt: now, updatedAt: now }).where(mine).returning({ id: agents.id, userId: agents.userId }),
+  ]);
+  return deleted[0] ?? null;
 }
 
 export async function addWorkspaceAgent(db: Db, workspaceId: string, agentId: string, now: number) {

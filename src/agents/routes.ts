@@ -6,12 +6,13 @@ import { workspaceParams } from '../workspaces/schemas';
 import { NOT_OWNER, WORKSPACE_NOT_FOUND } from '../workspaces/service';
 import {
   Agent,
+  agentBody,
   agentIdBody,
-  agentJson,
   agentParams,
-  AgentWithDefinition,
-  agentWithDefinitionJson,
+  agentPatch,
+  CONFIG_MAX_BYTES,
   downloadQuery,
+  listQuery,
   MISSING_AGENT_ID,
   MISSING_QUERY,
   Msg,
@@ -19,12 +20,18 @@ import {
 import {
   addAgentToWorkspace,
   AGENT_NOT_FOUND,
+  createAgent,
+  deleteAgent,
+  editAgent,
+  getAgent,
   installPackage,
   listOwnAgents,
-  ownAgent,
   removeAgentFromWorkspace,
-  uninstallAgent,
+  setAgentStatus,
 } from './service';
+
+const One = z.object({ agent: Agent });
+const CONFIG_TOO_LARGE = `config must be at most ${CONFIG_MAX_BYTES} bytes as JSON`;
 
 const text = (description: string) => ({ description, content: { 'text/plain': { schema: z.string() } } });
 const workspaceAgentErrors = {
@@ -64,22 +71,36 @@ export const agentRoutes = createRouter()
   )
   .openapi(
     defineRoute('bearer', {
+      method: 'post',
+      path: '/agents',
+      tags: ['Agents'],
+      summary: 'Create an agent',
+      operationId: 'createAgent',
+      description:
+        'Creates an agent (status `idle`) and answers 201 with it. `model.provider` defaults to `openai-compatible` and `model.name` to the `LLM_MODEL` var; `tools` (stored for later use) to `[]`; `config` is a free-form JSON object of at most 16 KiB serialized. Unknown fields are 400 `unknown_field`.',
+      request: { body: jsonRequest(agentBody) },
+      responses: { 201: okJson(One, 'Created'), 400: errorResponse('Missing JSON in request', 'Missing name parameter', CONFIG_TOO_LARGE) },
+    }),
+    async (c) => c.json(await createAgent(depsOf(c), c.get('user').id, c.req.valid('json')), 201),
+  )
+  .openapi(
+    defineRoute('bearer', {
       method: 'get',
       path: '/agents',
       tags: ['Agents'],
-      summary: 'Your installed agents, newest first, paginated',
+      summary: 'Your agents, newest first, filtered and paginated',
       operationId: 'listAgents',
       description:
-        'The agents the signed-in user installed with `GET /agent/download`, newest first; `limit` and `cursor` as every list.',
-      request: { query: pageQuery },
+        'Your agents (created or installed; deleted ones never), newest first, filtered by `status`, `type` and `role` (exact matches); `limit` and `cursor` as every list.',
+      request: { query: pageQuery.extend(listQuery.shape) },
       responses: {
         200: okJson(z.object({ agents: z.array(Agent), next_cursor: nextCursorSchema })),
-        400: errorResponse('Invalid cursor', 'limit must be an integer between 1 and 100'),
+        400: errorResponse('Invalid cursor', 'limit must be an integer between 1 and 100', 'status must be one of idle, offline, running'),
       },
     }),
     async (c) => {
       const { items, nextCursor } = await listOwnAgents(c.get('db'), c.get('user').id, c.req.valid('query'));
-      return c.json({ agents: items.map(agentJson), next_cursor: nextCursor }, 200);
+      return c.json({ agents: items, next_cursor: nextCursor }, 200);
     },
   )
   .openapi(
@@ -87,34 +108,84 @@ export const agentRoutes = createRouter()
       method: 'get',
       path: '/agents/{agent_id}',
       tags: ['Agents'],
-      summary: 'One installed agent with its definition',
+      summary: 'One agent',
       operationId: 'getAgent',
-      description:
-        'One of your agents with its `definition` (the package\'s agent.json: system prompt, model, tools). Another user\'s agent is 404 `Agent not found`, like an unknown one.',
+      description: "One of your agents. Another user's, a deleted or an unknown agent is 404 `Agent not found`.",
       request: { params: agentParams },
-      responses: { 200: okJson(z.object({ agent: AgentWithDefinition })), 404: errorResponse(AGENT_NOT_FOUND) },
+      responses: { 200: okJson(One), 404: errorResponse(AGENT_NOT_FOUND) },
     }),
-    async (c) => {
-      const agent = await ownAgent(c.get('db'), c.get('user').id, c.req.valid('param').agent_id);
-      return c.json({ agent: agentWithDefinitionJson(agent) }, 200);
-    },
+    async (c) => c.json(await getAgent(c.get('db'), c.get('user').id, c.req.valid('param').agent_id), 200),
+  )
+  .openapi(
+    defineRoute('bearer', {
+      method: 'patch',
+      path: '/agents/{agent_id}',
+      tags: ['Agents'],
+      summary: 'Change some fields of an agent',
+      operationId: 'updateAgent',
+      description:
+        'Changes the fields given and leaves the others as they are; `model`, `tools` and `config` are replaced whole when given (a `model` without `provider` or `name` takes their defaults). 404 `Agent not found`.',
+      request: { params: agentParams, body: jsonRequest(agentPatch) },
+      responses: { 200: okJson(One), 400: errorResponse('Missing JSON in request', CONFIG_TOO_LARGE), 404: errorResponse(AGENT_NOT_FOUND) },
+    }),
+    async (c) => c.json(await editAgent(depsOf(c), c.get('user').id, c.req.valid('param').agent_id, c.req.valid('json'), false), 200),
+  )
+  .openapi(
+    defineRoute('bearer', {
+      method: 'put',
+      path: '/agents/{agent_id}',
+      tags: ['Agents'],
+      summary: 'Replace an agent',
+      operationId: 'replaceAgent',
+      description:
+        'Sets every field as `POST /agents` does: the required ones must be there, optional ones left out go back to their defaults. Status, package and version are kept. 404 `Agent not found`.',
+      request: { params: agentParams, body: jsonRequest(agentBody) },
+      responses: { 200: okJson(One), 400: errorResponse('Missing JSON in request', 'Missing name parameter', CONFIG_TOO_LARGE), 404: errorResponse(AGENT_NOT_FOUND) },
+    }),
+    async (c) => c.json(await editAgent(depsOf(c), c.get('user').id, c.req.valid('param').agent_id, c.req.valid('json'), true), 200),
   )
   .openapi(
     defineRoute('bearer', {
       method: 'delete',
       path: '/agents/{agent_id}',
       tags: ['Agents'],
-      summary: 'Uninstall an agent (it leaves every workspace; tasks keep no agent)',
-      operationId: 'uninstallAgent',
+      summary: 'Delete an agent (it leaves every workspace; tasks keep no agent)',
+      operationId: 'deleteAgent',
       description:
-        'Removes the agent from your agents and from every workspace; tasks assigned to it keep no agent. The package stays in the registry. 404 `Agent not found`.',
+        'Deletes the agent: from then on it is 404 everywhere. In one step it leaves every workspace and the tasks assigned to it keep no agent. Installing its package again gives a new agent. The package stays in the registry. 404 `Agent not found`.',
       request: { params: agentParams },
       responses: { 200: okJson(Msg), 404: errorResponse(AGENT_NOT_FOUND) },
     }),
     async (c) => {
-      await uninstallAgent(c.get('db'), c.get('user').id, c.req.valid('param').agent_id);
+      await deleteAgent(c.get('db'), c.get('user').id, c.req.valid('param').agent_id);
       return c.json({ msg: 'Agent deleted' }, 200);
     },
+  )
+  .openapi(
+    defineRoute('bearer', {
+      method: 'post',
+      path: '/agents/{agent_id}/start',
+      tags: ['Agents'],
+      summary: 'Start an agent (status idle)',
+      operationId: 'startAgent',
+      description: 'Sets the agent\'s status to `idle` (starting a started agent changes nothing but `updated_at`). No body. 404 `Agent not found`.',
+      request: { params: agentParams },
+      responses: { 200: okJson(One), 404: errorResponse(AGENT_NOT_FOUND) },
+    }),
+    async (c) => c.json(await setAgentStatus(c.get('db'), c.get('user').id, c.req.valid('param').agent_id, 'idle'), 200),
+  )
+  .openapi(
+    defineRoute('bearer', {
+      method: 'post',
+      path: '/agents/{agent_id}/stop',
+      tags: ['Agents'],
+      summary: 'Stop an agent (status offline)',
+      operationId: 'stopAgent',
+      description: 'Sets the agent\'s status to `offline` (stopping a stopped agent changes nothing but `updated_at`). No body. 404 `Agent not found`.',
+      request: { params: agentParams },
+      responses: { 200: okJson(One), 404: errorResponse(AGENT_NOT_FOUND) },
+    }),
+    async (c) => c.json(await setAgentStatus(c.get('db'), c.get('user').id, c.req.valid('param').agent_id, 'offline'), 200),
   )
   .openapi(
     defineRoute('bearer', {

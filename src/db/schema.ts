@@ -110,23 +110,36 @@ export const agentPackageVersions = sqliteTable(
   (t) => [primaryKey({ columns: [t.name, t.version] })],
 );
 
-/** An agent installed into a user's catalogue from a package; one per package per user. */
+/**
+ * A user's agent: created with POST /agents, or installed from a package (`package_name` and
+ * `version` set; one live agent per package per user). `model`, `tools` and `config` are JSON.
+ * Deleting is soft (`deleted_at`): the row stays, and every route treats it as unknown.
+ */
 export const agents = sqliteTable(
   'agents',
   {
     id: text('id').primaryKey(),
     userId: text('user_id').notNull().references(() => users.id, { onDelete: 'cascade' }),
-    packageName: text('package_name').notNull(),
-    version: text('version').notNull(),
+    packageName: text('package_name'),
+    version: text('version'),
     name: text('name').notNull(),
     description: text('description').notNull(),
-    definition: text('definition').notNull(),
+    type: text('type').notNull(),
+    role: text('role').notNull(),
+    /** Stored `idle` or `offline` (start and stop); `running` is only ever computed. */
+    status: text('status', { enum: ['idle', 'offline'] }).notNull().default('idle'),
+    systemPrompt: text('system_prompt').notNull(),
+    model: text('model').notNull(),
+    tools: text('tools').notNull().default('[]'),
+    config: text('config').notNull().default('{}'),
     createdAt: createdAt(),
     updatedAt: ms('updated_at').notNull(),
+    deletedAt: ms('deleted_at'),
   },
   (t) => [
-    uniqueIndex('agents_user_package_idx').on(t.userId, t.packageName),
-    index('agents_user_created_idx').on(t.userId, t.createdAt, t.id),
+    // Partial: a deleted agent's row stays, and installing its package again makes a new agent.
+    uniqueIndex('agents_user_package_idx').on(t.userId, t.packageName).where(sql`${t.deletedAt} IS NULL`),
+    index('agents_user_live_created_idx').on(t.userId, t.createdAt, t.id).where(sql`${t.deletedAt} IS NULL`),
   ],
 );
 

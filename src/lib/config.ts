@@ -86,6 +86,7 @@ export const varsSchema = z.object({
   EXECUTION_TIMEOUT_SECONDS: int(600, 1, 86_400),
   WEBHOOK_TIMEOUT_MS: int(10_000, 1, 300_000),
   OUTBOUND_ALLOW_LOOPBACK: bool('false'),
+  LLM_MODEL: text('gpt-4o-mini'),
 });
 
 const secret = z.string({ error: 'is not set (wrangler secret put, or .dev.vars locally)' }).min(32, { error: 'must be at least 32 characters' });
@@ -139,6 +140,7 @@ const toConfig = (v: z.output<typeof schema>) => ({
   executionTimeout: v.EXECUTION_TIMEOUT_SECONDS,
   webhookTimeoutMs: v.WEBHOOK_TIMEOUT_MS,
   outboundAllowLoopback: v.OUTBOUND_ALLOW_LOOPBACK,
+  llmModel: v.LLM_MODEL,
 });
 
 export type Config = ReturnType<typeof toConfig>;

@@ -16,7 +16,7 @@ export const versionSchema = z
   .max(VERSION_MAX_LENGTH, { error: `Invalid version: at most ${VERSION_MAX_LENGTH} characters` })
   .refine(isSemver, { error: 'Invalid version: expected a semantic version such as 1.2.3' });
 
-const Tool = z.object({
+export const Tool = z.object({
   name: requiredString('tools[].name is required').max(100),
   description: z.string().max(4000).optional(),
   /** A JSON Schema object for the tool's arguments. */
@@ -53,7 +53,6 @@ export const Manifest = AgentDefinition.extend({
   description: z.string({ error: 'description is required' }).max(2000),
 });
 export type Manifest = z.infer<typeof Manifest>;
-export type Definition = z.infer<typeof AgentDefinition>;
 
 const bad = (msg: string, extra?: Record<string, unknown>) => new ApiError(400, 'invalid_manifest', msg, extra);
 
@@ -81,4 +80,3 @@ export function parseManifest(bytes: Uint8Array | null, name: string, version: s
   return m;
 }
 
-export const definitionOf = (m: Manifest): Definition => ({ system_prompt: m.system_prompt, model: m.model, tools: m.tools });

@@ -41,7 +41,7 @@ export const TAGS = [
   {
     name: 'Agents',
     description:
-      'Your installed agents: `GET /agent/download` installs a package from the registry into your agents (one per package; a newer install replaces it in place), then add an agent to a workspace under Workspaces.',
+      'Your agents: create one with `POST /agents`, or install a package from the registry with `GET /agent/download` (one per package; a newer install replaces it in place); start and stop them, and add them to a workspace under Workspaces. Every agent answers the same `{"agent": ...}` shape; deleting one is final for every route.',
   },
   {
     name: 'Agent packages',
