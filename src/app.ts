@@ -18,7 +18,6 @@ import { fileRoutes } from './files/routes';
 import { healthRoutes, requireValidConfig } from './system/health';
 import { processRoutes } from './processes/routes';
 import { taskRoutes } from './tasks/routes';
-import { userRoutes } from './users/routes';
 import { workspaceRoutes } from './workspaces/routes';
 
 const withDb = createMiddleware<AppEnv>(async (c, next) => {
@@ -53,7 +52,6 @@ app.use('*', methodNotAllowed({
 
 app.route('/', healthRoutes);
 app.route('/', authRoutes);
-app.route('/', userRoutes);
 app.route('/', workspaceRoutes);
 app.route('/', agentRoutes);
 app.route('/', packageRoutes);

@@ -3,7 +3,8 @@ import { createMiddleware } from 'hono/factory';
 import { authErrors } from '../lib/errors';
 import { createRouter, depsOf, defineRoute, errorResponse, jsonRequest, okJson } from '../lib/router';
 import type { AppEnv } from '../lib/types';
-import { USER_EXISTS, USER_NOT_FOUND } from '../users/service';
+import { updateUserBody, User, userJson } from '../users/schemas';
+import { currentUser, USER_EXISTS, USER_NOT_FOUND } from '../users/service';
 import {
   changePasswordBody,
   CHANGE_PASSWORD,
@@ -16,7 +17,7 @@ import {
   registerBody,
   TokenPair,
 } from './schemas';
-import { changePassword, login, logout, register } from './service';
+import { changePassword, login, logout, REAUTH_REQUIRED, register, updateUser } from './service';
 import { refreshSession, revokeUserSessions } from './sessions';
 
 /**
@@ -151,5 +152,40 @@ export const authRoutes = createRouter()
     async (c) => {
       await changePassword(depsOf(c), c.get('user'), c.req.valid('json'));
       return c.json({ msg: 'Password changed' }, 200);
+    },
+  )
+  .openapi(
+    defineRoute('bearer', {
+      method: 'get',
+      path: '/user',
+      tags: ['Accounts'],
+      summary: 'The signed-in user',
+      operationId: 'getUser',
+      description:
+        'Upstream contract: answers the user of the bearer token: `user_id`, `email`, `created_at`.',
+      responses: { 200: okJson(z.object({ user: User })), 404: errorResponse(USER_NOT_FOUND) },
+    }),
+    async (c) => c.json({ user: userJson(await currentUser(c.get('db'), c.get('user').id)) }, 200),
+  )
+  .openapi(
+    defineRoute('bearer', {
+      method: 'put',
+      path: '/user',
+      tags: ['Accounts'],
+      summary: 'Update the signed-in user',
+      operationId: 'updateUser',
+      description:
+        'Upstream contract: changes the email (trimmed and lower-cased). 400 `Invalid email address` or `User already exists`; unknown fields are ignored. Changing the email may ask for a recent sign-in or `current_password`.',
+      request: { body: jsonRequest(updateUserBody) },
+      responses: {
+        200: okJson(z.object({ msg: z.string() })),
+        400: errorResponse('Missing JSON in request', 'Invalid email address', USER_EXISTS),
+        401: errorResponse('Incorrect password.', REAUTH_REQUIRED),
+        404: errorResponse(USER_NOT_FOUND),
+      },
+    }),
+    async (c) => {
+      await updateUser(depsOf(c), c.get('user'), c.req.valid('json'));
+      return c.json({ msg: 'User updated' }, 200);
     },
   );

@@ -1,12 +1,14 @@
 import { config, type Config } from '../lib/config';
-import { badRequest } from '../lib/errors';
+import { ApiError, badRequest } from '../lib/errors';
 import { newId } from '../lib/ids';
 import type { AuthUser, DataDeps } from '../lib/types';
-import { clearLoginAttempts, findUserByEmail, insertUser, updatePasswordHash } from '../users/queries';
+import type { Db } from '../db/client';
+import { clearLoginAttempts, findUserByEmail, insertUser, updatePasswordHash, updateUserEmail, type UserRow } from '../users/queries';
 import { isEmail } from '../users/schemas';
 import { currentUser, userExists, userNotFound } from '../users/service';
 import { checkCurrentPassword, countAttempt, incorrectPassword } from './attempts';
 import { dummyHash, hashPassword, verifyPassword } from './password';
+import { sessionCreatedAt } from './queries';
 import { revokeSessions, revokeUserSessions, sessionOfRefreshToken, startSession, type TokenPair } from './sessions';
 
 interface Credentials {
@@ -72,4 +74,34 @@ export async function changePassword(
   checkNewPassword(cfg, input.new_password);
   await updatePasswordHash(db, user.id, await hashPassword(input.new_password, cfg.scrypt), Date.now());
   await revokeUserSessions({ db, env }, user.id, user.sessionId);
+}
+
+export const REAUTH_REQUIRED = 'Sign in again, or send current_password, to change the email';
+
+/**
+ * Changes only what is sent; an email another account has is refused. Changing the email takes
+ * a recent sign-in (REAUTH_WINDOW_SECONDS from the session's login) or `current_password`, so a
+ * stolen access token cannot move the account to the thief's address.
+ */
+export async function updateUser(
+  { db, env }: DataDeps,
+  caller: AuthUser,
+  input: { email?: string; current_password?: string },
+): Promise<void> {
+  const user = await currentUser(db, caller.id);
+  const { email } = input;
+  if (email === undefined || email === user.email) return;
+  await confirmIdentity(db, config(env), user, caller.sessionId, input.current_password);
+  if (!(await updateUserEmail(db, user.id, email, Date.now()))) throw userExists();
+}
+
+async function confirmIdentity(db: Db, cfg: Config, user: UserRow, sessionId: string, password?: string) {
+  if (password !== undefined) {
+    await checkCurrentPassword(db, cfg, user, password);
+    return;
+  }
+  const signedInAt = await sessionCreatedAt(db, sessionId);
+  if (signedInAt === null || Date.now() - signedInAt > cfg.reauthWindow * 1000) {
+    throw new ApiError(401, 'reauth_required', REAUTH_REQUIRED);
+  }
 }
