@@ -7,6 +7,7 @@
  * not route to private ranges, and redirects are never followed. URLs that operators set in
  * vars are not user input and do not come through here.
  */
+import { parseIPv4, parseIPv6 } from './ip';
 
 // [base address, prefix length] of the IPv4 ranges we never call.
 const BLOCKED_V4: [number, number][] = [
@@ -47,33 +48,9 @@ const BLOCKED_V6: [string, number][] = [
 
 const RESERVED_SUFFIXES = ['localhost', 'local', 'internal', 'home.arpa', 'lan', 'intranet', 'corp', 'test', 'invalid'];
 
-function parseV4(host: string): number | null {
-  const m = /^(\d{1,3})\.(\d{1,3})\.(\d{1,3})\.(\d{1,3})$/.exec(host);
-  if (!m) return null;
-  const parts = m.slice(1).map(Number);
-  if (parts.some((p) => p > 255)) return null;
-  return ((parts[0] << 24) | (parts[1] << 16) | (parts[2] << 8) | parts[3]) >>> 0;
-}
-
 const v4Blocked = (ip: number) => BLOCKED_V4.some(([base, bits]) => ip >>> (32 - bits) === base >>> (32 - bits));
 
-/**
- * Eight 16-bit groups, or null. The URL parser has already normalized the literal to lowercase
- * hex groups (it never keeps a dotted IPv4 tail), so only `::` compression is left to expand.
- */
-function parseV6(host: string): number[] | null {
-  const [head, rest, extra] = host.split('::');
-  if (extra !== undefined) return null;
-  const hex = (part: string | undefined) => (part ? part.split(':').map((g) => (/^[0-9a-f]{1,4}$/.test(g) ? parseInt(g, 16) : NaN)) : []);
-  const a = hex(head);
-  const b = hex(rest);
-  const fill = 8 - a.length - b.length;
-  if (fill < 0 || (rest === undefined && fill !== 0)) return null;
-  const groups = [...a, ...Array<number>(fill).fill(0), ...b];
-  return groups.every((g) => !Number.isNaN(g)) ? groups : null;
-}
-
-const V6_RANGES = BLOCKED_V6.map(([address, bits]) => [parseV6(address)!, bits] as const);
+const V6_RANGES = BLOCKED_V6.map(([address, bits]) => [parseIPv6(address)!, bits] as const);
 
 /** Whether the first `bits` bits of two addresses (as 16-bit groups) agree. */
 function samePrefix(a: number[], b: number[], bits: number): boolean {
@@ -110,10 +87,10 @@ export function outboundUrlError(raw: string, allowLoopback: boolean): string | 
   if (allowLoopback && (url.protocol === 'http:' || url.protocol === 'https:') && LOOPBACK_HOSTS.has(host)) return null;
   if (url.protocol !== 'https:') return 'url must use https';
   if (host.startsWith('[')) {
-    const groups = parseV6(host.slice(1, -1));
+    const groups = parseIPv6(host.slice(1, -1));
     return !groups || v6Blocked(groups) ? 'url must not point to a private, loopback or reserved address' : null;
   }
-  const v4 = parseV4(host);
+  const v4 = parseIPv4(host);
   if (v4 !== null) return v4Blocked(v4) ? 'url must not point to a private, loopback or reserved address' : null;
   if (!host.includes('.')) return 'url must use a public host name';
   if (RESERVED_SUFFIXES.some((s) => host === s || host.endsWith('.' + s))) return 'url must use a public host name';
