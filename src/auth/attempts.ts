@@ -1,13 +1,14 @@
 import type { Db } from '../db/client';
 import type { Config } from '../lib/config';
 import { ApiError } from '../lib/errors';
-import { clearLoginAttempts, countLoginAttempt, type UserRow } from '../users/queries';
+import type { UserRow } from '../users/queries';
+import { clearLoginAttempts, countLoginAttempt } from './queries';
 import { verifyPassword } from './password';
 
 export const incorrectPassword = () => new ApiError(401, 'incorrect_password', 'Incorrect password.');
 
 /**
- * Counts an attempt against the email (users/queries.ts: countLoginAttempt); 429 past the limit.
+ * Counts an attempt against the email (auth/queries.ts: countLoginAttempt); 429 past the limit.
  * The key is the account's email, so failed logins and wrong `current_password`s share one limit.
  */
 export async function countAttempt(db: Db, cfg: Config, email: string, now: number) {

@@ -1,5 +1,5 @@
-import { and, eq, gt, inArray, isNull, lt, or } from 'drizzle-orm';
-import { refreshTokens, sessions } from '../db/schema';
+import { and, eq, gt, inArray, isNull, lt, lte, or, sql } from 'drizzle-orm';
+import { loginAttempts, refreshTokens, sessions } from '../db/schema';
 import { chunk } from '../lib/chunk';
 import type { Db } from '../db/client';
 
@@ -99,4 +99,34 @@ export async function purgeExpiredSessions(db: Db, now: number, revokedGraceMs: 
       .delete(sessions)
       .where(or(lt(sessions.expiresAt, now), lt(sessions.revokedAt, now - revokedGraceMs))),
   ]);
+}
+
+/**
+ * Counts one login attempt against the email before the password is checked, in one atomic
+ * upsert, and returns the count in the current window with the window's start. Counting first
+ * makes the limit exact under concurrent attempts; a successful login clears it.
+ */
+export async function countLoginAttempt(db: Db, email: string, now: number, windowMs: number) {
+  const expired = now - windowMs;
+  const [row] = await db
+    .insert(loginAttempts)
+    .values({ email, failures: 1, windowStartedAt: now })
+    .onConflictDoUpdate({
+      target: loginAttempts.email,
+      set: {
+        failures: sql`CASE WHEN ${loginAttempts.windowStartedAt} <= ${expired} THEN 1 ELSE ${loginAttempts.failures} + 1 END`,
+        windowStartedAt: sql`CASE WHEN ${loginAttempts.windowStartedAt} <= ${expired} THEN ${now} ELSE ${loginAttempts.windowStartedAt} END`,
+      },
+    })
+    .returning();
+  return row;
+}
+
+export async function clearLoginAttempts(db: Db, email: string) {
+  await db.delete(loginAttempts).where(eq(loginAttempts.email, email));
+}
+
+/** Cron: windows that ended no longer limit anything. */
+export async function purgeLoginAttempts(db: Db, now: number, windowMs: number) {
+  await db.delete(loginAttempts).where(lte(loginAttempts.windowStartedAt, now - windowMs));
 }

@@ -3,12 +3,12 @@ import { ApiError, badRequest } from '../lib/errors';
 import { newId } from '../lib/ids';
 import type { AuthUser, DataDeps } from '../lib/types';
 import type { Db } from '../db/client';
-import { clearLoginAttempts, findUserByEmail, insertUser, updatePasswordHash, updateUserEmail, type UserRow } from '../users/queries';
+import { findUserByEmail, insertUser, updatePasswordHash, updateUserEmail, type UserRow } from '../users/queries';
 import { isEmail } from '../users/schemas';
 import { currentUser, userExists, userNotFound } from '../users/service';
 import { checkCurrentPassword, countAttempt, incorrectPassword } from './attempts';
 import { dummyHash, hashPassword, verifyPassword } from './password';
-import { sessionCreatedAt } from './queries';
+import { clearLoginAttempts, sessionCreatedAt } from './queries';
 import { revokeSessions, revokeUserSessions, sessionOfRefreshToken, startSession, type TokenPair } from './sessions';
 
 interface Credentials {

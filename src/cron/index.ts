@@ -4,15 +4,14 @@
  * another fails.
  */
 import { getDb } from '../db/client';
-import { purgeExpiredSessions } from '../auth/queries';
-import { purgeLoginAttempts } from '../users/queries';
+import { purgeExpiredSessions, purgeLoginAttempts } from '../auth/queries';
 import { config } from '../lib/config';
 import { runCleanupJobs } from '../outbox/outbox';
 import { runDueProcesses } from '../processes/cron';
 
 const DAY = 24 * 3600 * 1000;
 
-// src/auth and src/users export their purges as queries taking `db`; these adapt them to jobs.
+// The auth area's purges are queries taking `db`; these adapt them to jobs.
 /** Expired refresh tokens and sessions, and sessions revoked more than a day ago. */
 const purgeSessions = (env: Env) => purgeExpiredSessions(getDb(env), Date.now(), DAY);
 /** Login-attempt windows that have ended. */

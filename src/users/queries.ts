@@ -1,5 +1,5 @@
-import { eq, lte, sql } from 'drizzle-orm';
-import { loginAttempts, users } from '../db/schema';
+import { eq } from 'drizzle-orm';
+import { users } from '../db/schema';
 import type { Db } from '../db/client';
 
 export type UserRow = typeof users.$inferSelect;
@@ -43,34 +43,4 @@ export function isUniqueViolation(err: unknown): boolean {
 
 export async function updatePasswordHash(db: Db, id: string, passwordHash: string, now: number) {
   await db.update(users).set({ passwordHash, updatedAt: now }).where(eq(users.id, id));
-}
-
-/**
- * Counts one login attempt against the email before the password is checked, in one atomic
- * upsert, and returns the count in the current window with the window's start. Counting first
- * makes the limit exact under concurrent attempts; a successful login clears it.
- */
-export async function countLoginAttempt(db: Db, email: string, now: number, windowMs: number) {
-  const expired = now - windowMs;
-  const [row] = await db
-    .insert(loginAttempts)
-    .values({ email, failures: 1, windowStartedAt: now })
-    .onConflictDoUpdate({
-      target: loginAttempts.email,
-      set: {
-        failures: sql`CASE WHEN ${loginAttempts.windowStartedAt} <= ${expired} THEN 1 ELSE ${loginAttempts.failures} + 1 END`,
-        windowStartedAt: sql`CASE WHEN ${loginAttempts.windowStartedAt} <= ${expired} THEN ${now} ELSE ${loginAttempts.windowStartedAt} END`,
-      },
-    })
-    .returning();
-  return row;
-}
-
-export async function clearLoginAttempts(db: Db, email: string) {
-  await db.delete(loginAttempts).where(eq(loginAttempts.email, email));
-}
-
-/** Cron: windows that ended no longer limit anything. */
-export async function purgeLoginAttempts(db: Db, now: number, windowMs: number) {
-  await db.delete(loginAttempts).where(lte(loginAttempts.windowStartedAt, now - windowMs));
 }
