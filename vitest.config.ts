@@ -21,7 +21,8 @@ Object.assign(process.env, SECRETS);
 
 export default defineConfig(async () => ({
   plugins: [
-    cloudflareTest({
+    // The function form reads what test/global-setup.ts provides: the local model server's URL.
+    cloudflareTest(async ({ inject }) => ({
       wrangler: { configPath: './wrangler.toml' },
       miniflare: {
         bindings: {
@@ -36,6 +37,10 @@ export default defineConfig(async () => ({
           RATE_LIMIT_PER_MINUTE: '1000000',
           // Webhook tests call a local receiver (below) at http://localhost.
           OUTBOUND_ALLOW_LOOPBACK: 'true',
+          // The local OpenAI-compatible model server (test/model-server/server.mjs, started by
+          // test/global-setup.ts); its requests pass through the receiver below to the network.
+          LLM_BASE_URL: `${inject('modelServerUrl')}/v1`,
+          MODEL_SERVER_URL: inject('modelServerUrl'),
         },
         // Webhook tests: the Worker's outbound fetch() goes to a real local receiver (an auxiliary
         // worker) that records each call; tests read the record through WEBHOOK_RECEIVER.
@@ -45,9 +50,10 @@ export default defineConfig(async () => ({
           { name: 'webhook-receiver', modules: true, scriptPath: './test/webhooks-receiver.js', compatibilityDate: '2026-08-01' },
         ],
       },
-    }),
+    })),
   ],
   test: {
+    globalSetup: ['./test/global-setup.ts'],
     setupFiles: ['./test/apply-migrations.ts'],
   },
 }));

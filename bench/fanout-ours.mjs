@@ -6,8 +6,8 @@ import { randomUUID } from 'node:crypto';
 import WebSocket from 'ws';
 import { call } from './lib/api.mjs';
 
-/** Opens one socket; resolves after the server's `ready` frame. */
-async function open(url, token, chatId, batch, deflate, onFrame) {
+/** Opens one socket; resolves after the server's `ready` frame (which `onFrame` does not see). */
+export async function open(url, token, chatId, batch, deflate, onFrame) {
   const { connection_string } = await call(url, 'GET', `/chat/authorize?chat_id=${chatId}`, { token });
   const ws = new WebSocket(
     `${url.replace('http', 'ws')}/chat/ws?chat_id=${chatId}&connection_string=${encodeURIComponent(connection_string)}${batch ? '&batch=1' : ''}`,

@@ -1,10 +1,11 @@
 // `npm run bench`: every phase in one run, then a table on stdout and bench/RESULTS.md.
 // Not part of `npm test` or CI. Child processes are killed on exit or failure (scripts/lib/proc.mjs).
-// BENCH_PHASES=fanout (or any comma list of fanout, http, growth, size) runs only those phases
+// BENCH_PHASES=fanout (or any comma list of fanout, http, growth, size, agents) runs only those phases
 // and writes bench/out/RESULTS-<phases>.md instead of RESULTS.md; see bench/README.md for
 // BENCH_ROUNDS, BENCH_VARIANTS and BENCH_SAVE_BUNDLE.
 import { cpSync, mkdirSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
+import { agentsPhase, startModelServer } from './agents.mjs';
 import { fanoutPhase, parseVariants, startCounterpart, startVariant } from './fanout-phase.mjs';
 import { explainGrowth, growthUsers, loadGrowth, measureGrowth } from './growth.mjs';
 import { measureHttp } from './http.mjs';
@@ -25,7 +26,7 @@ const variants = parseVariants(process.env.BENCH_VARIANTS);
 const best = (list, key) => list.reduce((a, b) => (b[key] > a[key] ? b : a));
 const started = performance.now();
 const step = (msg) => console.log(`[bench ${round((performance.now() - started) / 1000, 0)}s] ${msg}`);
-const r = { date: new Date().toISOString(), phases: [...phases], machine: await machine(), fanout: {}, http: {}, growth: {}, size: {} };
+const r = { date: new Date().toISOString(), phases: [...phases], machine: await machine(), fanout: {}, http: {}, growth: {}, size: {}, agents: {} };
 
 step('bundling (wrangler deploy --dry-run --outdir bench/out/bundle)');
 const { config, buildLog } = await snapshotWorker();
@@ -37,17 +38,24 @@ if (process.env.BENCH_SAVE_BUNDLE) {
   cpSync(BUNDLE_DIR, saved, { recursive: true });
   step(`saved the bundle as ${saved}`);
 }
-if (phases.has('size')) r.size.bundle = bundleSize(buildLog);
+const bundle = bundleSize(buildLog);
+if (phases.has('size')) r.size.bundle = bundle;
+if (phases.has('agents')) r.agents.bundle = bundle;
 
-step('local D1 migrations, then wrangler dev for our Worker (and the bare Worker for http, the compression counterpart for fan-out, and any variants)');
+step('local D1 migrations, then wrangler dev for our Worker (and the bare Worker for http, the compression counterpart for fan-out, the model server for agents, and any variants)');
 const state = freshState('main');
 await applyMigrations(state, config);
 // Tokens from the first session are reused after the restart below, so they must outlive the run.
 const vars = { ...BENCH_VARS, ACCESS_TOKEN_TTL_SECONDS: '3600' };
 const servers = [];
 let users;
+let model = null;
 try {
-  const oursStarting = startDev({ name: 'ours', persistTo: state, config, vars, secrets: SECRETS });
+  // The agents phase's model endpoint (test/model-server/server.mjs, its own process); only our
+  // Worker is told about it.
+  if (phases.has('agents')) model = await startModelServer();
+  const oursVars = model ? { ...vars, LLM_BASE_URL: model.baseUrl } : vars;
+  const oursStarting = startDev({ name: 'ours', persistTo: state, config, vars: oursVars, secrets: SECRETS });
   // The compression counterpart (fan-out): this build with no_web_socket_compression toggled.
   const counterpartStarting = phases.has('fanout') ? startCounterpart({ vars, secrets: SECRETS }) : null;
   const bareStarting = phases.has('http')
@@ -86,13 +94,17 @@ try {
     for (const [side, list] of Object.entries(runsHttp)) r.http[side] = { ...best(list, 'requestsPerSecond'), runs: list.map((x) => x.requestsPerSecond) };
   }
 
+  if (phases.has('agents')) {
+    r.agents = { ...r.agents, ...(await agentsPhase({ server: ours, user, model, rounds: ROUNDS, step })) };
+  }
+
   if (phases.has('size')) {
     step('login with the bench KDF (N=1024, r=1, p=1)');
     r.size.loginBenchKdf = await loginTime(ours.url);
   }
   if (phases.has('growth')) users = await growthUsers(ours.url);
 } finally {
-  await Promise.all(servers.map((s) => s.stop()));
+  await Promise.all([...servers.map((s) => s.stop()), model?.stop()]);
 }
 
 if (phases.has('growth')) {

@@ -12,9 +12,12 @@ const kib = (bytes) => round(bytes / 1024, 1);
 export function bundleSize(buildLog) {
   const js = readFileSync(join(BUNDLE_DIR, 'index.js'));
   const reported = /Total Upload: ([\d.]+) KiB \/ gzip: ([\d.]+) KiB/.exec(buildLog);
+  const gzipBytes = gzipSync(js, { level: 9 }).length;
   return {
+    rawBytes: js.length,
+    gzipBytes,
     rawKiB: kib(js.length),
-    gzipKiB: kib(gzipSync(js, { level: 9 }).length),
+    gzipKiB: kib(gzipBytes),
     wranglerReported: reported ? `${reported[1]} KiB / gzip ${reported[2]} KiB` : 'not printed',
   };
 }

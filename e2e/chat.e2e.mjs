@@ -2,10 +2,11 @@
 // Worker under `wrangler dev`. Two pages of one user on one chat; a message typed in one
 // appears in the other; a reload shows the history. Saves test-results/e2e-chat.png (page A,
 // the desktop screenshot that docs/chat-page.png is refreshed from). Then the page tests of
-// page-tests.mjs, on the same Worker and browser.
+// page-tests.mjs and the agent tests of agent-tests.mjs, on the same Worker, model and browser.
 import assert from 'node:assert/strict';
 import { mkdirSync } from 'node:fs';
 import { test } from 'node:test';
+import { agentTests } from './agent-tests.mjs';
 import { newChat, newUser, signIn, useBrowser, waitForStatus } from './harness.mjs';
 import { pageTests } from './page-tests.mjs';
 
@@ -48,3 +49,4 @@ test('two pages of one user chat live, and a reload shows the history', async ()
 });
 
 pageTests(env);
+agentTests(env);

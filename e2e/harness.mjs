@@ -1,20 +1,25 @@
-// What the browser tests share: one Worker under `wrangler dev` and one Chromium per test file,
-// and the few steps a person takes on the page. Assertions look at what a person sees (visibility,
+// What the browser tests share: one Worker under `wrangler dev`, its model (the local
+// OpenAI-compatible server of test/model-server/server.mjs) and one Chromium per test file, and
+// the few steps a person takes on the page. Assertions look at what a person sees (visibility,
 // text, layout), never at attributes.
 import assert from 'node:assert/strict';
 import { after, before } from 'node:test';
 import { chromium } from 'playwright-core';
+import { startModelServer } from '../test/model-server/server.mjs';
 import { startWorker } from './local-worker.mjs';
 
 const CHROMIUM = process.env.CHROMIUM_PATH ?? '/usr/bin/chromium';
-// Cheap password hashing, and no rate limit tripped by many sign-ins from 127.0.0.1.
-const VARS = { PASSWORD_SCRYPT_N: '1024', PASSWORD_SCRYPT_R: '1', PASSWORD_SCRYPT_P: '1', RATE_LIMIT_PER_MINUTE: '10000' };
+// Cheap password hashing, and no rate limit tripped by many sign-ins from 127.0.0.1. The model's
+// errors are not retried, so a scripted failure fails the run at once.
+const VARS = { PASSWORD_SCRYPT_N: '1024', PASSWORD_SCRYPT_R: '1', PASSWORD_SCRYPT_P: '1', RATE_LIMIT_PER_MINUTE: '10000', LLM_MAX_RETRIES: '0' };
 
-/** Starts the Worker and Chromium before the file's tests and stops both after them. */
+/** Starts the model server, the Worker and Chromium before the file's tests and stops them after. */
 export function useBrowser() {
-  const env = { worker: null, browser: null };
+  /** @type {{ worker: any, browser: any, model: any }} */
+  const env = { worker: null, browser: null, model: null };
   before(async () => {
-    env.worker = await startWorker({ vars: VARS });
+    env.model = await startModelServer();
+    env.worker = await startWorker({ vars: { ...VARS, LLM_BASE_URL: `${env.model.url}/v1` } });
     env.browser = await chromium.launch({
       executablePath: CHROMIUM,
       headless: true,
@@ -24,6 +29,7 @@ export function useBrowser() {
   after(async () => {
     await env.browser?.close();
     await env.worker?.stop();
+    await env.model?.close();
   });
   return env;
 }
@@ -100,3 +106,22 @@ export async function alertText(page, pattern) {
 /** The visible alert texts (empty when the page shows no error). */
 export const visibleAlerts = (page) =>
   page.getByRole('alert').evaluateAll((els) => els.filter((e) => e.checkVisibility()).map((e) => e.textContent?.trim()).filter(Boolean));
+
+/** No horizontal scroll: the document is no wider than the viewport. */
+export async function assertFits(p, where) {
+  const { scroll, width } = await p.evaluate(() => ({ scroll: Math.max(document.documentElement.scrollWidth, document.body.scrollWidth), width: window.innerWidth }));
+  assert.ok(scroll <= width, `${where}: the page is ${scroll} px wide in a ${width} px viewport`);
+}
+
+/** Visible, inside the viewport, at least 40 px tall, and (for fields) 16 px text. */
+export async function assertUsable(p, locators, where) {
+  const width = p.viewportSize().width;
+  for (const l of locators) {
+    assert.ok(await l.isVisible(), `${where}: ${l} is not visible`);
+    const box = await l.boundingBox();
+    assert.ok(box.height >= 40, `${where}: ${l} is ${box.height} px tall`);
+    assert.ok(box.x >= 0 && box.x + box.width <= width, `${where}: ${l} sticks out of the viewport`);
+    const fontSize = await l.evaluate((e) => parseFloat(getComputedStyle(e).fontSize));
+    assert.ok(fontSize >= 16, `${where}: ${l} has ${fontSize} px text`);
+  }
+}

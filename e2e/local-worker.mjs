@@ -12,6 +12,8 @@ const quiet = { CI: 'true', WRANGLER_SEND_METRICS: 'false' };
 /** @param {{ vars?: Record<string, string> }} [opts] */
 export async function startWorker(opts = {}) {
   const port = await freePort();
+  // Its own inspector port too: another `wrangler dev` (a bench, a second checkout) may hold the default 9229.
+  const inspectorPort = await freePort();
   const state = mkdtempSync(join(tmpdir(), 'agentedge-e2e-'));
   const envFile = join(state, '.dev.vars');
   writeFileSync(envFile, 'JWT_SECRET=e2e-jwt-secret-0123456789abcdef0123456789\nLINK_SECRET=e2e-link-secret-0123456789abcdef012345678\n');
@@ -20,7 +22,7 @@ export async function startWorker(opts = {}) {
   // The migrations are applied while `wrangler dev` starts (each takes seconds): the dev server
   // opens the database on its first query, and nothing queries it before both are done.
   const migrated = run(WRANGLER, ['d1', 'migrations', 'apply', 'DB', '--local', ...persist], { env: quiet });
-  const child = start(WRANGLER, ['dev', '--ip', '127.0.0.1', '--port', String(port), '--env-file', envFile, ...persist, ...vars], { env: quiet });
+  const child = start(WRANGLER, ['dev', '--ip', '127.0.0.1', '--port', String(port), '--inspector-port', String(inspectorPort), '--env-file', envFile, ...persist, ...vars], { env: quiet });
   try {
     await migrated;
   } catch (err) {

@@ -6,26 +6,7 @@
 import assert from 'node:assert/strict';
 import { mkdirSync } from 'node:fs';
 import { test } from 'node:test';
-import { alertText, apiAs, assertSignedOut, newChat, newUser, sendMessage, signIn, visibleAlerts } from './harness.mjs';
-
-/** No horizontal scroll: the document is no wider than the viewport. */
-async function assertFits(p, where) {
-  const { scroll, width } = await p.evaluate(() => ({ scroll: Math.max(document.documentElement.scrollWidth, document.body.scrollWidth), width: window.innerWidth }));
-  assert.ok(scroll <= width, `${where}: the page is ${scroll} px wide in a ${width} px viewport`);
-}
-
-/** Visible, inside the viewport, at least 40 px tall, and (for fields) 16 px text. */
-async function assertUsable(p, locators, where) {
-  const width = p.viewportSize().width;
-  for (const l of locators) {
-    assert.ok(await l.isVisible(), `${where}: ${l} is not visible`);
-    const box = await l.boundingBox();
-    assert.ok(box.height >= 40, `${where}: ${l} is ${box.height} px tall`);
-    assert.ok(box.x >= 0 && box.x + box.width <= width, `${where}: ${l} sticks out of the viewport`);
-    const fontSize = await l.evaluate((e) => parseFloat(getComputedStyle(e).fontSize));
-    assert.ok(fontSize >= 16, `${where}: ${l} has ${fontSize} px text`);
-  }
-}
+import { alertText, apiAs, assertFits, assertSignedOut, assertUsable, newChat, newUser, sendMessage, signIn, visibleAlerts } from './harness.mjs';
 
 /** Registers the page tests; `env` is chat.e2e.mjs's Worker and browser (harness.mjs useBrowser). */
 export function pageTests(env) {
@@ -56,9 +37,9 @@ export function pageTests(env) {
     // Signing out revoked the session: the old page's token no longer opens the API.
     const next = newUser('next');
     await signIn(p, env.worker.url, next, 'register');
+    await p.getByText('No workspaces yet').waitFor({ state: 'visible', timeout: 10_000 }); // the lists have loaded
     const text = await p.evaluate(() => document.body.textContent ?? '');
     for (const s of [user.email, 'Secret plans', 'Private thread', 'the launch code is 0000']) assert.ok(!text.includes(s), `${s} shows for the next user`);
-    assert.ok(await p.getByText('No workspaces yet').isVisible());
   });
 
   test('a session revoked elsewhere ("log out all") sends every page back to sign-in, cleared', async () => {

@@ -3,11 +3,16 @@
 // with connection and message strings, and reconnect with replay after a drop. Errors are shown
 // in the page (role=alert) until the next action succeeds; signing out or losing the session
 // (a 401 from the API, a socket closed with 4401) clears everything of the previous user.
+// Agents answer in the chat: the composer's "Ask" picks one (else the chat's default agent, set
+// in "Default agent"), replies stream in, and Stop cancels them; "Agents" in the lists creates
+// one or adds another of yours to the workspace.
 // This file wires the page's forms and events to js/api.js (the API and the session's tokens),
-// js/nav.js (the hash), js/room.js (the live chat) and js/view.js (what the page shows).
+// js/nav.js (the hash), js/room.js (the live chat), js/agents.js (the workspace's agents) and
+// js/view.js (what the page shows).
+import { addAgent, askedAgent, createAgent, setDefaultAgent, showAgents } from './js/agents.js';
 import { api, loadTokens, newEpoch, onSessionEnded, saveTokens } from './js/api.js';
 import { cancelRoutes, parseHash, route } from './js/nav.js';
-import { closeChat, sendMessage } from './js/room.js';
+import { closeChat, sendMessage, stopReplies } from './js/room.js';
 import { $, act, showError, showSignedIn, showSignedOut, showSignInReason } from './js/view.js';
 
 /** Back to the sign-in form with nothing of the previous user left: lists, messages, fields. */
@@ -16,6 +21,7 @@ function signOut() {
   cancelRoutes();
   saveTokens(null);
   closeChat();
+  showAgents(null, []);
   showSignedOut();
   if (location.hash) history.replaceState(null, '', location.pathname + location.search);
 }
@@ -89,8 +95,38 @@ $('composer').addEventListener('submit', (e) => {
   const { form, field } = formOf(e);
   const content = field('content');
   if (!content) return showError('', 'Type a message first.');
-  sendMessage(content);
-  form.reset();
+  sendMessage(content, askedAgent());
+  // Only the text goes: the agent asked stays picked for the next message.
+  /** @type {HTMLInputElement} */ (form.elements.namedItem('content')).value = '';
+});
+
+$('stop').addEventListener('click', () => {
+  /** @type {HTMLButtonElement} */ ($('stop')).disabled = true; // until the replies have ended (view.js showStop)
+  stopReplies();
+});
+
+$('default-agent').addEventListener('change', (e) => {
+  const value = /** @type {HTMLSelectElement} */ (e.target).value;
+  void act('Could not set the default agent', () => setDefaultAgent(value || null));
+});
+
+$('new-agent').addEventListener('submit', (e) => {
+  const { form, field } = formOf(e);
+  void act('Could not create the agent', async () => {
+    const name = field('name');
+    if (!name) throw new Error('Give the agent a name.');
+    await createAgent(name, field('system_prompt') || 'You are a helpful assistant. Answer briefly.');
+    form.reset();
+  });
+});
+
+$('add-agent').addEventListener('submit', (e) => {
+  const { field } = formOf(e);
+  void act('Could not add the agent', async () => {
+    const agentId = field('agent_id');
+    if (!agentId) throw new Error('Pick one of your agents.');
+    await addAgent(agentId);
+  });
 });
 
 window.addEventListener('hashchange', () => {

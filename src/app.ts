@@ -17,6 +17,8 @@ import { docsRoutes } from './system/docs';
 import { fileRoutes } from './files/routes';
 import { healthRoutes, requireValidConfig } from './system/health';
 import { processRoutes } from './processes/routes';
+import { agentChatRoutes } from './runs/chat-routes';
+import { runRoutes } from './runs/routes';
 import { taskRoutes } from './tasks/routes';
 import { workspaceRoutes } from './workspaces/routes';
 
@@ -56,6 +58,8 @@ app.route('/', workspaceRoutes);
 app.route('/', agentRoutes);
 app.route('/', packageRoutes);
 app.route('/', chatRoutes);
+app.route('/', runRoutes);
+app.route('/', agentChatRoutes);
 app.route('/', taskRoutes);
 app.route('/', fileRoutes);
 app.route('/', processRoutes);

@@ -126,7 +126,7 @@ describe('GET /agents filters and paging', () => {
     expect(await names('&type=chat&role=support')).toEqual(['a1']);
     expect(await names('&status=offline')).toEqual(['a4']);
     expect(await names('&status=idle&type=worker')).toEqual(['a2', 'a0']);
-    // Nothing reports running until runs exist.
+    // None of them has a live run (test/runs-agents.test.ts covers running).
     expect(await names('&status=running')).toEqual([]);
     expect(await names('&type=nope')).toEqual([]);
     const page = await call('GET', '/agents?type=worker&limit=2', { token: u.token });
@@ -213,7 +213,7 @@ describe('POST /agents/{agent_id}/start and /stop', () => {
 });
 
 describe('DELETE /agents/{agent_id} (soft)', () => {
-  it('leaves every workspace and unassigns its tasks in one batch; 404 everywhere after; the row stays', async () => {
+  it('leaves every workspace, unassigns its tasks and clears it as a chat default agent in one batch; 404 everywhere after; the row stays', async () => {
     const u = await newUser();
     const a = await create(u);
     const keep = await create(u, { name: 'keep' });
@@ -226,6 +226,9 @@ describe('DELETE /agents/{agent_id} (soft)', () => {
       wsIds.push(ws);
     }
     const task = (await call('POST', '/tasks', { token: u.token, body: { title: 't', agent_id: a.agent_id } })).json.task;
+    const chat = (await call('POST', `/chat?workspace_id=${wsIds[0]}&agent_id=${a.agent_id}`, { token: u.token })).json.chat;
+    const keepChat = (await call('POST', `/chat?workspace_id=${wsIds[1]}&agent_id=${keep.agent_id}`, { token: u.token })).json.chat;
+    expect([chat.agent_id, keepChat.agent_id]).toEqual([a.agent_id, keep.agent_id]);
 
     // Spy (pass-through) on the D1 binding: the delete is one batch and nothing else.
     const db = env.DB;
@@ -249,12 +252,15 @@ describe('DELETE /agents/{agent_id} (soft)', () => {
     }
     expect(res.status).toBe(200);
     expect(res.json).toEqual({ msg: 'Agent deleted' });
-    expect(calls.filter((c) => c.startsWith('batch'))).toEqual(['batch:3']);
+    expect(calls.filter((c) => c.startsWith('batch'))).toEqual(['batch:4']);
 
     for (const ws of wsIds) {
       expect((await call('GET', `/workspace/${ws}`, { token: u.token })).json.workspace.agents).toEqual([keep.agent_id]);
     }
     expect((await call('GET', `/tasks/${task.task_id}`, { token: u.token })).json.task.agent_id).toBeNull();
+    expect((await call('GET', `/chat?chat_id=${chat.chat_id}`, { token: u.token })).json.agent_id).toBeNull();
+    expect((await call('GET', `/chat?chat_id=${keepChat.chat_id}`, { token: u.token })).json.agent_id).toBe(keep.agent_id);
+    expectError(await call('PUT', `/chat/agent?chat_id=${chat.chat_id}`, { token: u.token, body: { agent_id: a.agent_id } }), 404, 'Agent not found');
     const path = `/agents/${a.agent_id}`;
     expectError(await call('GET', path, { token: u.token }), 404, 'Agent not found');
     expectError(await call('PATCH', path, { token: u.token, body: { role: 'x' } }), 404, 'Agent not found');

@@ -42,6 +42,19 @@ describe('DELETE /workspace/:workspace_id/agent (upstream contract)', () => {
     // Only the workspace link went: the agent is still installed.
     expect((await call('GET', `/agents/${agentId}`, { token: u.token })).status).toBe(200);
   });
+
+  it("clears it as the default agent of that workspace's chats, in the same batch, and of no other chat", async () => {
+    const { u, agentId, wsId } = await setup();
+    const other = (await call('POST', '/workspace', { token: u.token })).json.workspace.workspace_id;
+    for (const ws of [wsId, other]) await call('POST', `/workspace/${ws}/agent`, { token: u.token, body: { agent_id: agentId } });
+    const chatIn = async (ws: string) => (await call('POST', `/chat?workspace_id=${ws}&agent_id=${agentId}`, { token: u.token })).json.chat.chat_id as string;
+    const [here, alsoHere, elsewhere] = [await chatIn(wsId), await chatIn(wsId), await chatIn(other)];
+    expect((await call('DELETE', `/workspace/${wsId}/agent`, { token: u.token, body: { agent_id: agentId } })).status).toBe(200);
+    const agentOf = async (chatId: string) => (await call('GET', `/chat?chat_id=${chatId}`, { token: u.token })).json.agent_id;
+    expect([await agentOf(here), await agentOf(alsoHere), await agentOf(elsewhere)]).toEqual([null, null, agentId]);
+    const listed = (await call('GET', `/workspace/${wsId}/chats`, { token: u.token })).json.chats;
+    expect(listed.map((c: any) => c.agent_id)).toEqual([null, null]);
+  });
 });
 
 for (const method of ['POST', 'DELETE']) {

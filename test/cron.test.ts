@@ -2,7 +2,8 @@ import { createExecutionContext, createScheduledController, waitOnExecutionConte
 import { env } from 'cloudflare:workers';
 import worker from '../src/index';
 import { describe, expect, it } from 'vitest';
-import { call, newUser } from './helpers';
+import { call, newUser, withVars } from './helpers';
+import { agentInChat, seedRun, storedRun } from './runs-fixtures';
 
 async function runCron() {
   const ctx = createExecutionContext();
@@ -36,5 +37,35 @@ describe('scheduled handler', () => {
     await runCron();
     expect(await env.BUCKET.head('orphans/left-behind')).toBeNull();
     expect(await count("SELECT count(*) AS n FROM cleanup_jobs WHERE id = 'r2_object:orphans/left-behind'")).toBe(0);
+  });
+
+  it('fails live runs not written for LLM_MAX_RUN_MS + 120 s with run_interrupted (their chat object died), and nothing else', async () => {
+    // Runs are written by the chat's object; seeded here through the same upsertRun.
+    const o = await agentInChat();
+    const now = Date.now();
+    const old = await seedRun(o, { status: 'running', createdAt: now - 200_000, updatedAt: now - 150_000 });
+    const queued = await seedRun(o, { status: 'queued', startedAt: null, createdAt: now - 200_000, updatedAt: now - 150_000 });
+    const recent = await seedRun(o, { status: 'running', updatedAt: now - 60_000 });
+    const done = await seedRun(o, { status: 'completed', finishedAt: now - 150_000, updatedAt: now - 150_000 });
+    // At the default (300 s + 120 s) none of them is stale yet.
+    await runCron();
+    expect((await storedRun(old.id))?.status).toBe('running');
+    await withVars({ LLM_MAX_RUN_MS: '10000' }, async () => {
+      await runCron();
+      await runCron();
+    });
+    for (const r of [old, queued]) {
+      expect(await storedRun(r.id)).toMatchObject({
+        status: 'failed',
+        error_code: 'run_interrupted',
+        error_msg: "The run was interrupted: the chat's object stopped while it was live",
+        finished_at: expect.any(Number),
+      });
+    }
+    expect((await storedRun(recent.id))?.status).toBe('running');
+    expect(await storedRun(done.id)).toMatchObject({ status: 'completed', error_code: null });
+    const run = (await call('GET', `/runs/${old.id}`, { token: o.user.token })).json.run;
+    expect(run).toMatchObject({ status: 'failed', error: { code: 'run_interrupted' }, finished_at: expect.any(String) });
+    expect((await call('GET', `/agents/${o.agentId}`, { token: o.user.token })).json.agent.status).toBe('running');
   });
 });

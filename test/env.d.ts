@@ -8,6 +8,8 @@ declare global {
       PRODUCTION_VARS: Record<string, string>;
       /** README.md's "## Configuration" section (see vitest.config.ts). */
       README_CONFIGURATION: string;
+      /** The local model server (test/model-server/server.mjs) as `http://127.0.0.1:PORT`; LLM_BASE_URL is it plus `/v1`. */
+      MODEL_SERVER_URL: string;
     }
   }
 }

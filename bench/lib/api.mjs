@@ -29,3 +29,17 @@ export async function newUser(url) {
   const { workspace } = await call(url, 'POST', '/workspace', { token, body: { name: 'bench' } });
   return { email, token, workspaceId: workspace.workspace_id };
 }
+
+/** A new chat in `workspaceId`: its chat_id. */
+export async function newChat(url, token, workspaceId, title = `bench ${randomUUID()}`) {
+  const { chat } = await call(url, 'POST', `/chat?workspace_id=${workspaceId}`, { token, body: { title } });
+  return chat.chat_id;
+}
+
+/** A new agent of the user's (POST /agents), added to `workspaceId` when given: its agent_id. */
+export async function newAgent(url, token, { workspaceId, ...fields } = {}) {
+  const body = { name: 'Bench', description: 'answers the bench', type: 'chat', role: 'assistant', system_prompt: 'You are the bench agent.', ...fields };
+  const { agent } = await call(url, 'POST', '/agents', { token, body });
+  if (workspaceId) await call(url, 'POST', `/workspace/${workspaceId}/agent`, { token, body: { agent_id: agent.agent_id } });
+  return agent.agent_id;
+}

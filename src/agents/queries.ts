@@ -1,6 +1,7 @@
-import { and, eq, isNull, sql, type SQL } from 'drizzle-orm';
-import { agents, tasks, workspaceAgents } from '../db/schema';
+import { and, eq, getTableColumns, isNull, not, sql, type SQL } from 'drizzle-orm';
+import { agents, chats, tasks, workspaceAgents } from '../db/schema';
 import { keyset } from '../lib/pagination';
+import { hasLiveRun } from '../runs/queries';
 import type { Db } from '../db/client';
 
 export type AgentRow = typeof agents.$inferSelect;
@@ -21,19 +22,28 @@ export async function findUserAgent(db: Db, userId: string, agentId: string): Pr
 
 export interface AgentFilters {
   status?: 'idle' | 'offline';
+  /** true: only agents with a live run (reported `running`); false: only those without one. */
+  running?: boolean;
   type?: string;
   role?: string;
 }
 
-/** Newest first through agents_user_live_created_idx; the filters are checked on the rows it walks. */
-export async function listUserAgents(db: Db, userId: string, f: AgentFilters, limit: number, cursor?: string) {
+/** An agent row and whether it has a live run (its reported status is then `running`). */
+export type AgentWithRuns = AgentRow & { running: boolean };
+
+/**
+ * Newest first through agents_user_live_created_idx; the filters are checked on the rows it walks,
+ * the live-run check through runs_live_agent_idx, in the same query (one round trip per page).
+ */
+export async function listUserAgents(db: Db, userId: string, f: AgentFilters, limit: number, cursor?: string): Promise<AgentWithRuns[]> {
   const k = keyset(agents.createdAt, agents.id, cursor);
   const where: (SQL | undefined)[] = [eq(agents.userId, userId), live, k.where];
   if (f.status) where.push(eq(agents.status, f.status));
+  if (f.running !== undefined) where.push(f.running ? hasLiveRun(agents.id) : not(hasLiveRun(agents.id)));
   if (f.type !== undefined) where.push(eq(agents.type, f.type));
   if (f.role !== undefined) where.push(eq(agents.role, f.role));
   return db
-    .select()
+    .select({ ...getTableColumns(agents), running: hasLiveRun(agents.id).mapWith(Boolean) })
     .from(agents)
     .where(and(...where))
     .orderBy(...k.orderBy)
@@ -99,16 +109,18 @@ export async function upsertAgent(db: Db, a: Install): Promise<void> {
 }
 
 /**
- * Soft delete, in one batch: the agent is marked deleted, leaves every workspace, and the tasks
- * assigned to it keep no agent. Its row stays. Returns what was deleted, or null.
+ * Soft delete, in one batch: the agent is marked deleted, leaves every workspace, the tasks
+ * assigned to it keep no agent and the chats it was the default agent of keep none. Its row
+ * stays. Returns what was deleted, or null.
  */
 export async function softDeleteUserAgent(db: Db, userId: string, agentId: string, now: number): Promise<{ id: string; userId: string } | null> {
   const mine = and(eq(agents.id, agentId), eq(agents.userId, userId), live);
   const owns = sql`EXISTS (SELECT 1 FROM ${agents} WHERE ${mine})`;
-  // The link and task statements run first, while the agent is still live, so the same check guards all three.
-  const [, , deleted] = await db.batch([
+  // The link, task and chat statements run first, while the agent is still live, so the same check guards them all.
+  const [, , , deleted] = await db.batch([
     db.delete(workspaceAgents).where(and(eq(workspaceAgents.agentId, agentId), owns)),
     db.update(tasks).set({ agentId: null }).where(and(eq(tasks.agentId, agentId), eq(tasks.userId, userId), owns)),
+    db.update(chats).set({ agentId: null }).where(and(eq(chats.agentId, agentId), eq(chats.ownerId, userId), owns)),
     db.update(agents).set({ deletedAt: now, updatedAt: now }).where(mine).returning({ id: agents.id, userId: agents.userId }),
   ]);
   return deleted[0] ?? null;
@@ -118,8 +130,13 @@ export async function addWorkspaceAgent(db: Db, workspaceId: string, agentId: st
   await db.insert(workspaceAgents).values({ workspaceId, agentId, createdAt: now }).onConflictDoNothing();
 }
 
+/**
+ * Takes the agent out of the workspace and, in the same batch, stops it being the default agent
+ * of that workspace's chats (D1 side; the chat's object finds out when it next runs it).
+ */
 export async function removeWorkspaceAgent(db: Db, workspaceId: string, agentId: string) {
-  await db
-    .delete(workspaceAgents)
-    .where(and(eq(workspaceAgents.workspaceId, workspaceId), eq(workspaceAgents.agentId, agentId)));
+  await db.batch([
+    db.update(chats).set({ agentId: null }).where(and(eq(chats.workspaceId, workspaceId), eq(chats.agentId, agentId))),
+    db.delete(workspaceAgents).where(and(eq(workspaceAgents.workspaceId, workspaceId), eq(workspaceAgents.agentId, agentId))),
+  ]);
 }

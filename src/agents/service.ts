@@ -7,6 +7,7 @@ import { page } from '../lib/pagination';
 import type { DataDeps } from '../lib/types';
 import { Manifest } from '../packages/manifest';
 import { resolveVersion, verifyArchive } from '../packages/service';
+import { agentsWithLiveRuns } from '../runs/queries';
 import { notOwner, ownedWorkspace } from '../workspaces/service';
 import {
   addWorkspaceAgent,
@@ -31,18 +32,23 @@ export async function ownAgent(db: Db, userId: string, agentId: string) {
 }
 
 /**
- * The status an agent reports: its stored `idle` or `offline`, or `running` while one of its runs
- * is live. There are no runs yet, so this is where that check will go.
+ * The status an agent reports: `running` while one of its runs is live (queued or running in
+ * D1's runs; computed, never stored), else its stored `idle` or `offline`.
  */
-export function reportedStatus(a: AgentRow): AgentStatus {
-  return a.status;
+export function reportedStatus(a: AgentRow, running: boolean): AgentStatus {
+  return running ? 'running' : a.status;
 }
 
 /** The one `{"agent": ...}` answer of every agent route. */
-export const agentView = (a: AgentRow) => ({ agent: agentJson(a, reportedStatus(a)) });
+export const agentView = (a: AgentRow, running: boolean) => ({ agent: agentJson(a, reportedStatus(a, running)) });
+
+/** agentView for one agent, with one query for its live runs. */
+async function viewOf(db: Db, a: AgentRow) {
+  return agentView(a, (await agentsWithLiveRuns(db, [a.id])).has(a.id));
+}
 
 const modelJson = (env: Env, m: ModelInput | undefined) =>
-  JSON.stringify({ ...m, provider: m?.provider ?? PROVIDERS[0], name: m?.name ?? config(env).llmModel });
+  JSON.stringify({ ...m, provider: m?.provider ?? PROVIDERS[0], name: m?.name ?? config(env).llm.model });
 
 function columns(env: Env, b: AgentPatch): Partial<AgentValues> {
   const out: Partial<AgentValues> = {};
@@ -64,38 +70,46 @@ const wholeColumns = (env: Env, b: AgentBody): AgentValues =>
 export async function createAgent({ db, env }: DataDeps, userId: string, body: AgentBody) {
   const now = Date.now();
   const row = await insertAgent(db, { id: newId(), userId, status: 'idle', ...wholeColumns(env, body), createdAt: now, updatedAt: now });
-  return agentView(row);
+  return agentView(row, false); // a new agent has no runs yet
 }
 
+/**
+ * A page of the caller's agents. `status=running` is the agents with a live run; `idle` and
+ * `offline` are the stored status minus those, so each agent matches exactly the status it reports.
+ */
 export async function listOwnAgents(
   db: Db,
   userId: string,
   q: { limit: number; cursor?: string; status?: AgentStatus; type?: string; role?: string },
 ) {
-  // Nothing is `running` until runs exist (reportedStatus): that filter matches no agent yet.
-  if (q.status === 'running') return { items: [], nextCursor: null };
-  const { items, nextCursor } = page(await listUserAgents(db, userId, { status: q.status, type: q.type, role: q.role }, q.limit, q.cursor), q.limit);
-  return { items: items.map((a) => agentView(a).agent), nextCursor };
+  const filters =
+    q.status === undefined
+      ? { type: q.type, role: q.role }
+      : q.status === 'running'
+        ? { running: true, type: q.type, role: q.role }
+        : { status: q.status, running: false, type: q.type, role: q.role };
+  const { items, nextCursor } = page(await listUserAgents(db, userId, filters, q.limit, q.cursor), q.limit);
+  return { items: items.map((a) => agentView(a, a.running).agent), nextCursor };
 }
 
 export async function getAgent(db: Db, userId: string, agentId: string) {
-  return agentView(await ownAgent(db, userId, agentId));
+  return viewOf(db, await ownAgent(db, userId, agentId));
 }
 
 /** PATCH changes the fields given; PUT (`whole`) sets every field, optional ones left out back to their defaults. */
 export async function editAgent({ db, env }: DataDeps, userId: string, agentId: string, body: AgentPatch, whole: boolean) {
   const set = whole ? wholeColumns(env, body as AgentBody) : columns(env, body);
   const row = await updateUserAgent(db, userId, agentId, { ...set, updatedAt: Date.now() });
-  return agentView(owned(row, userId, agentNotFound));
+  return viewOf(db, owned(row, userId, agentNotFound));
 }
 
 /** Start and stop set the stored status (`idle` or `offline`). */
 export async function setAgentStatus(db: Db, userId: string, agentId: string, status: 'idle' | 'offline') {
   const row = await updateUserAgent(db, userId, agentId, { status, updatedAt: Date.now() });
-  return agentView(owned(row, userId, agentNotFound));
+  return viewOf(db, owned(row, userId, agentNotFound));
 }
 
-/** Soft delete: one batch marks it deleted, takes it out of every workspace and unassigns its tasks. */
+/** Soft delete: one batch marks it deleted, takes it out of every workspace, unassigns its tasks and clears it as chats' default agent. */
 export async function deleteAgent(db: Db, userId: string, agentId: string): Promise<void> {
   owned(await softDeleteUserAgent(db, userId, agentId, Date.now()), userId, agentNotFound);
 }
@@ -113,7 +127,7 @@ export async function addAgentToWorkspace(db: Db, userId: string, workspaceId: s
   await addWorkspaceAgent(db, ids.workspaceId, ids.agentId, Date.now());
 }
 
-/** Removing an agent that is not there is harmless. */
+/** Removing an agent that is not there is harmless; the workspace's chats it was the default agent of keep none. */
 export async function removeAgentFromWorkspace(db: Db, userId: string, workspaceId: string, agentId: string): Promise<void> {
   const ids = await workspaceAndAgent(db, userId, workspaceId, agentId);
   await removeWorkspaceAgent(db, ids.workspaceId, ids.agentId);

@@ -3,12 +3,17 @@ import type { Context } from 'hono';
 import { issuedJson, type StringKind } from '../durable/protocol';
 import { ApiError } from '../lib/errors';
 import { nextCursorSchema, pageQuery } from '../lib/pagination';
-import { createRouter, depsOf, defineRoute, errorResponse, okJson, requiredString } from '../lib/router';
+import { createRouter, depsOf, defineRoute, errorResponse, jsonRequest, okJson, requiredString } from '../lib/router';
 import type { AppEnv } from '../lib/types';
+import { AGENT_NOT_FOUND } from '../agents/service';
 import { NOT_OWNER, NO_ACCESS, WORKSPACE_NOT_FOUND } from '../workspaces/service';
 import { Workspace, workspaceJson } from '../workspaces/schemas';
-import { afterSeqError, Chat, chatErrors, chatJson, ChatMessage, chatQuery, Issued, queryParam as q, TITLE_MAX } from './schemas';
-import { authorize, chatHistory, createChat, listChatsOf, openSocket, ownedChat, removeChat } from './service';
+import {
+  afterSeqError, AGENT_ID_ERROR, Chat, chatAgentBody, chatErrors, chatJson, ChatMessage, chatQuery, Issued, queryParam as q, TITLE_MAX,
+} from './schemas';
+import {
+  AGENT_NOT_IN_WORKSPACE, authorize, CHAT_NOT_FOUND, chatHistory, createChat, listChatsOf, openSocket, ownedChat, removeChat, setDefaultAgent,
+} from './service';
 
 const chatList = okJson(z.object({ chats: z.array(Chat), next_cursor: nextCursorSchema }));
 const listErrors = { 400: errorResponse('Invalid cursor', 'limit must be an integer between 1 and 100') };
@@ -40,9 +45,12 @@ export const chatRoutes = createRouter()
       summary: 'Create a chat in a workspace',
       operationId: 'createChat',
       description:
-        'Upstream contract: creates a chat in the workspace named by the `workspace_id` query parameter and answers 200 (not 201) with the chat and its workspace. The body (`title`) is optional. 404 `Workspace not found`; another user\'s workspace is 401 `User is not the owner of the workspace`.',
+        'Upstream contract: creates a chat in the workspace named by the `workspace_id` query parameter and answers 200 (not 201) with the chat and its workspace. The body (`title`) is optional. 404 `Workspace not found`; another user\'s workspace is 401 `User is not the owner of the workspace`. Optional `agent_id` (ours, not the contract\'s) makes one of your agents the chat\'s default agent, which answers every message that names no agent: it must be in the workspace (409 `agent_not_in_workspace` otherwise; 404 `Agent not found` for an unknown or another user\'s agent).',
       request: {
-        query: z.object({ workspace_id: requiredString('Missing workspace id').openapi(q('workspace_id')) }),
+        query: z.object({
+          workspace_id: requiredString('Missing workspace id').openapi(q('workspace_id')),
+          agent_id: z.string().optional().openapi({ ...q('agent_id'), description: "The chat's default agent (an agent_id from GET /agents, in the workspace)" }),
+        }),
         body: {
           required: false,
           content: {
@@ -60,12 +68,14 @@ export const chatRoutes = createRouter()
         200: okJson(z.object({ msg: z.string(), chat: Chat, workspace: Workspace })),
         400: errorResponse('Missing workspace id', 'Missing JSON in request', 'Missing title parameter'),
         401: errorResponse(NOT_OWNER),
-        404: errorResponse(WORKSPACE_NOT_FOUND),
+        404: errorResponse(WORKSPACE_NOT_FOUND, AGENT_NOT_FOUND),
+        409: errorResponse(AGENT_NOT_IN_WORKSPACE),
       },
     }),
     async (c) => {
-      const input = { workspaceId: c.req.valid('query').workspace_id, title: c.req.valid('json').title ?? null };
-      const { chat, workspace } = await createChat(c.get('db'), c.get('user').id, input);
+      const { workspace_id, agent_id } = c.req.valid('query');
+      const input = { workspaceId: workspace_id, title: c.req.valid('json').title ?? null, agentId: agent_id };
+      const { chat, workspace } = await createChat(depsOf(c), c.get('user').id, input);
       return c.json({ msg: 'Chat created successfully', chat: chatJson(chat), workspace: workspaceJson(workspace) }, 200);
     },
   )
@@ -82,6 +92,29 @@ export const chatRoutes = createRouter()
       responses: { 200: okJson(Chat), ...chatErrors },
     }),
     async (c) => c.json(chatJson(await ownedChat(c.get('db'), c.get('user').id, c.req.valid('query').chat_id)), 200),
+  )
+  .openapi(
+    defineRoute('bearer', {
+      method: 'put',
+      path: '/chat/agent',
+      tags: ['Chats'],
+      summary: "Set or clear the chat's default agent",
+      operationId: 'setChatAgent',
+      description:
+        "Sets the chat's default agent, the one that answers every message that names no agent, or clears it with `null`; answers 200 with the chat. The agent must be one of yours (404 `Agent not found` otherwise) and in the chat's workspace (409 `agent_not_in_workspace`). An unknown or another user's chat is 404 `Chat not found`. Deleting the agent or removing it from the workspace clears it from the chat.",
+      request: { query: chatQuery, body: jsonRequest(chatAgentBody) },
+      responses: {
+        200: okJson(z.object({ chat: Chat })),
+        400: errorResponse('Missing chat id', 'Missing JSON in request', 'Missing agent_id parameter', AGENT_ID_ERROR),
+        404: errorResponse(CHAT_NOT_FOUND, AGENT_NOT_FOUND),
+        409: errorResponse(AGENT_NOT_IN_WORKSPACE),
+        503: chatErrors[503],
+      },
+    }),
+    async (c) => {
+      const chat = await setDefaultAgent(depsOf(c), c.get('user').id, c.req.valid('query').chat_id, c.req.valid('json').agent_id);
+      return c.json({ chat: chatJson(chat) }, 200);
+    },
   )
   .openapi(
     defineRoute('bearer', {

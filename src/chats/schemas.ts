@@ -17,6 +17,7 @@ export const Chat = z
     owner: z.string(),
     created_by: z.string(),
     title: z.string().nullable(),
+    agent_id: z.string().nullable().openapi({ description: "The chat's default agent: it answers the messages that name no agent. Null: none" }),
     created_at: z.string(),
   })
   .openapi('Chat');
@@ -27,8 +28,26 @@ export const chatJson = (c: ChatRow) => ({
   owner: c.ownerId,
   created_by: c.ownerId,
   title: c.title,
+  agent_id: c.agentId,
   created_at: iso(c.createdAt),
 });
+
+export const AGENT_ID_ERROR = 'agent_id must be an agent id (a string) or null';
+/** PUT /chat/agent: the chat's default agent, or null for none. */
+export const chatAgentBody = z
+  .object({
+    agent_id: z
+      .string({ error: (iss) => (iss.input === undefined ? 'Missing agent_id parameter' : AGENT_ID_ERROR) })
+      .trim()
+      .min(1, { error: AGENT_ID_ERROR })
+      .nullable()
+      .openapi({
+        description: "An agent_id from GET /agents, of an agent in the chat's workspace, such as `0198f3a2-7c4e-7b1a-9d2e-3f4a5b6c7d8e`; null clears it",
+        type: ['string', 'null'],
+      }),
+  })
+  // The example clears (always valid as sent); setting one takes an agent_id from GET /agents.
+  .openapi('ChatAgent', { example: { agent_id: null } });
 
 /** The message JSON of frames (src/durable/protocol.ts), documented once more for GET /chat/messages. */
 export const ChatMessage = chatMessageSchema.openapi('ChatMessage');

@@ -1,14 +1,15 @@
+import { ownAgent } from '../agents/service';
 import type { Db } from '../db/client';
 import { type Issued, readRefusal, type StringKind } from '../durable/protocol';
-import { ApiError, notFound } from '../lib/errors';
+import { ApiError, conflict, notFound } from '../lib/errors';
 import { newId } from '../lib/ids';
 import { owned } from '../lib/ownership';
 import { page } from '../lib/pagination';
 import type { AuthUser, DataDeps, Deps } from '../lib/types';
 import { runJobsSoon } from '../outbox/outbox';
-import type { Workspace } from '../workspaces/queries';
+import { findWorkspace, type Workspace } from '../workspaces/queries';
 import { NOT_OWNER, ownedWorkspace } from '../workspaces/service';
-import { type ChatRow, deleteChat, findChat, insertChat, listChats, recordSessionChat } from './queries';
+import { type ChatRow, deleteChat, findChat, insertChat, listChats, recordSessionChat, setChatAgent } from './queries';
 import { chatFailure, chatRoom, unwrap } from './room';
 
 /**
@@ -18,7 +19,9 @@ import { chatFailure, chatRoom, unwrap } from './room';
  */
 export const CHAT_NOT_FOUND = 'Chat not found';
 export const NOT_CHAT_OWNER = 'User is not the owner of the chat';
+export const AGENT_NOT_IN_WORKSPACE = "The agent is not in this chat's workspace";
 const chatNotFound = () => notFound(CHAT_NOT_FOUND, 'chat_not_found');
+const notInWorkspace = () => conflict(AGENT_NOT_IN_WORKSPACE, 'agent_not_in_workspace');
 
 /** Our routes (and actions that name a chat): another user's chat is the same 404 as an unknown one. */
 export async function ownChat(db: Db, userId: string, chatId: string): Promise<ChatRow> {
@@ -30,15 +33,78 @@ export async function ownedChat(db: Db, userId: string, chatId: string): Promise
   return owned(await findChat(db, chatId), userId, chatNotFound, () => new ApiError(401, 'not_chat_owner', NOT_CHAT_OWNER));
 }
 
-/** Upstream contract: another user's workspace is 401 `User is not the owner of the workspace` here. */
+/**
+ * A chat's default agent must be the caller's live agent (else 404 `Agent not found`, as for an
+ * unknown one) and in the chat's workspace (else 409 `agent_not_in_workspace`).
+ */
+async function checkDefaultAgent(db: Db, userId: string, workspace: Workspace | null, agentId: string): Promise<string> {
+  const agent = await ownAgent(db, userId, agentId);
+  if (!workspace?.agents.includes(agent.id)) throw notInWorkspace();
+  return agent.id;
+}
+
+/**
+ * Sets the chat's default agent in the chat's Durable Object first (it is the one that acts on
+ * it), then in D1 with `write`. When the D1 write fails or matches nothing, the object is set
+ * back to what D1 holds, so the two agree again; `write`'s row (or null) is returned.
+ */
+async function withDefaultAgent(env: Env, db: Db, chatId: string, agentId: string | null, write: () => Promise<ChatRow | null>) {
+  unwrap(await chatRoom(env, chatId).setDefaultAgent(chatId, agentId));
+  const setBack = async () => {
+    try {
+      const stored = (await findChat(db, chatId))?.agentId ?? null;
+      if (stored !== agentId) unwrap(await chatRoom(env, chatId).setDefaultAgent(chatId, stored));
+    } catch (err) {
+      console.error(JSON.stringify({ msg: "could not set the chat object's default agent back", chat_id: chatId, error: String(err) }));
+    }
+  };
+  let row: ChatRow | null;
+  try {
+    row = await write();
+  } catch (err) {
+    await setBack();
+    throw err;
+  }
+  if (!row) await setBack();
+  return row;
+}
+
+/**
+ * Upstream contract: another user's workspace is 401 `User is not the owner of the workspace`
+ * here. With `agentId` (ours, optional) the chat starts with that default agent.
+ */
 export async function createChat(
-  db: Db,
+  { db, env }: DataDeps,
   userId: string,
-  input: { workspaceId: string; title: string | null },
+  input: { workspaceId: string; title: string | null; agentId?: string },
 ): Promise<{ chat: ChatRow; workspace: Workspace }> {
-  const workspace = await ownedWorkspace(db, userId, input.workspaceId, new ApiError(401, 'not_workspace_owner', NOT_OWNER));
-  const chat = await insertChat(db, { id: newId(), workspaceId: workspace.id, ownerId: userId, title: input.title, now: Date.now() });
-  return { chat, workspace };
+  const foreign = () => new ApiError(401, 'not_workspace_owner', NOT_OWNER);
+  const workspace = await ownedWorkspace(db, userId, input.workspaceId, foreign());
+  const values = { id: newId(), workspaceId: workspace.id, ownerId: userId, title: input.title, now: Date.now() };
+  if (input.agentId === undefined) return { chat: (await insertChat(db, values))!, workspace };
+  const agentId = await checkDefaultAgent(db, userId, workspace, input.agentId);
+  const chat = await withDefaultAgent(env, db, values.id, agentId, () => insertChat(db, { ...values, agentId }));
+  if (chat) return { chat, workspace };
+  // The agent or the workspace changed since the checks: answer as they are now.
+  await checkDefaultAgent(db, userId, await ownedWorkspace(db, userId, workspace.id, foreign()), agentId);
+  throw notInWorkspace();
+}
+
+/**
+ * PUT /chat/agent: sets or (null) clears the chat's default agent. Our route: another user's
+ * chat is 404 `Chat not found`, like an unknown one.
+ */
+export async function setDefaultAgent({ db, env }: DataDeps, userId: string, chatId: string, agentId: string | null): Promise<ChatRow> {
+  const chat = await ownChat(db, userId, chatId);
+  const workspaceOf = (c: ChatRow) => findWorkspace(db, c.workspaceId);
+  const id = agentId === null ? null : await checkDefaultAgent(db, userId, await workspaceOf(chat), agentId);
+  const row = await withDefaultAgent(env, db, chat.id, id, () => setChatAgent(db, userId, chat.id, id));
+  if (row) return row;
+  // Nothing matched: the chat, the agent or its workspace membership changed since the checks.
+  const now = await ownChat(db, userId, chat.id);
+  if (id === null) throw chatNotFound();
+  await checkDefaultAgent(db, userId, await workspaceOf(now), id);
+  throw notInWorkspace();
 }
 
 /** Deletes the chat row; its object's cleanup is an outbox job, run after the response. */

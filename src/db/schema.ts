@@ -1,5 +1,5 @@
 import { sql } from 'drizzle-orm';
-import { index, integer, primaryKey, sqliteTable, text, uniqueIndex } from 'drizzle-orm/sqlite-core';
+import { type AnySQLiteColumn, index, integer, primaryKey, sqliteTable, text, uniqueIndex } from 'drizzle-orm/sqlite-core';
 
 // Timestamps are integer milliseconds since the epoch; routes render them as ISO 8601.
 const ms = (name: string) => integer(name, { mode: 'number' });
@@ -69,11 +69,56 @@ export const chats = sqliteTable(
     workspaceId: text('workspace_id').notNull().references(() => workspaces.id, { onDelete: 'cascade' }),
     ownerId: text('owner_id').notNull().references(() => users.id, { onDelete: 'cascade' }),
     title: text('title'),
+    /** The chat's default agent: it answers every user message that names no agent. */
+    agentId: text('agent_id').references((): AnySQLiteColumn => agents.id, { onDelete: 'set null' }),
     createdAt: createdAt(),
   },
   (t) => [
     index('chats_workspace_created_idx').on(t.workspaceId, t.createdAt, t.id),
     index('chats_owner_created_idx').on(t.ownerId, t.createdAt, t.id),
+  ],
+);
+
+/**
+ * An agent run: one answer of one agent in one chat. It executes in the chat's Durable Object
+ * (src/durable/chat-runs.ts), which writes this row when the run starts and when it ends. No
+ * foreign key to the agent or the chat: a deleted agent's or chat's runs stay readable (and the
+ * cost issue's ledger hangs off them).
+ */
+export const runs = sqliteTable(
+  'runs',
+  {
+    id: text('id').primaryKey(),
+    userId: text('user_id').notNull().references(() => users.id, { onDelete: 'cascade' }),
+    agentId: text('agent_id').notNull(),
+    chatId: text('chat_id').notNull(),
+    workspaceId: text('workspace_id').notNull(),
+    status: text('status', { enum: ['queued', 'running', 'completed', 'failed', 'cancelled'] }).notNull(),
+    /** How it started: POST /agents/{id}/chat, a chat message, or code (processes, workflows). */
+    trigger: text('trigger', { enum: ['http', 'message', 'code'] }).notNull(),
+    replyToSeq: integer('reply_to_seq'),
+    replyMessageId: text('reply_message_id'),
+    provider: text('provider').notNull(),
+    model: text('model').notNull(),
+    inputTokens: integer('input_tokens'),
+    outputTokens: integer('output_tokens'),
+    finishReason: text('finish_reason'),
+    errorCode: text('error_code'),
+    errorMsg: text('error_msg'),
+    createdAt: createdAt(),
+    startedAt: ms('started_at'),
+    firstTokenAt: ms('first_token_at'),
+    finishedAt: ms('finished_at'),
+    updatedAt: ms('updated_at').notNull(),
+  },
+  (t) => [
+    index('runs_user_created_idx').on(t.userId, t.createdAt, t.id),
+    index('runs_user_agent_idx').on(t.userId, t.agentId, t.createdAt, t.id),
+    index('runs_user_chat_idx').on(t.userId, t.chatId, t.createdAt, t.id),
+    index('runs_user_status_idx').on(t.userId, t.status, t.createdAt, t.id),
+    // An agent is `running` while it has a live run; the cron sweeps live runs nobody finished.
+    index('runs_live_agent_idx').on(t.agentId).where(sql`${t.status} IN ('queued', 'running')`),
+    index('runs_live_updated_idx').on(t.updatedAt).where(sql`${t.status} IN ('queued', 'running')`),
   ],
 );
 

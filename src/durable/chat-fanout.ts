@@ -86,6 +86,13 @@ export class Fanout {
     else if (this.timer === undefined) this.timer = setTimeout(() => this.flush(), this.windowMs());
   }
 
+  /** One frame to every socket, whatever its mode (run.* frames: never held by batch=1). */
+  sendAll(frame: string) {
+    const { batch, single } = this.sockets();
+    this.sendTo(single, frame);
+    this.sendTo(batch, frame);
+  }
+
   /** Also called before a socket joins, so a batch never repeats what its replay already sent. */
   flush() {
     if (this.timer !== undefined) clearTimeout(this.timer);

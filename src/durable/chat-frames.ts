@@ -27,6 +27,10 @@ export interface Attachment {
 export interface Outcome {
   reply: ServerFrame[];
   broadcast?: ChatMessage;
+  /** A newly stored user message: the object admits a run for it (of `agentId`, else the chat's default agent). */
+  stored?: { seq: number; agentId: string | null };
+  /** A cancel frame: the object cancels this run. */
+  cancelRunId?: string;
   /** A string issued in an ack: the object makes sure its alarm will purge it. */
   expiresAt?: number;
 }
@@ -67,6 +71,7 @@ export function handleFrame(
   if (!parsed.ok) return refuse('invalid_frame', parsed.msg, null);
   const frame = parsed.frame;
   if (frame.type === 'ping') return { reply: [{ type: 'pong' }] };
+  if (frame.type === 'cancel') return { reply: [], cancelRunId: frame.run_id };
   const clientId = frame.client_id ?? null;
 
   const used = store.useMessageString(sql, frame.message_string, {
@@ -92,6 +97,7 @@ export function handleFrame(
       },
     ],
     broadcast: duplicate ? undefined : store.messageJson(chatId, message),
+    stored: duplicate ? undefined : { seq: message.seq, agentId: frame.agent_id ?? null },
     expiresAt: used.next.expiresAt,
   });
   const duplicateOf = () => (clientId ? store.findByClientId(sql, who.userId, clientId) : null);

@@ -39,6 +39,13 @@ export function messagesAfter(sql: SqlStorage, afterSeq: number, limit: number):
     .toArray();
 }
 
+/** Messages before `before` (exclusive; null: all), newest first. */
+export function messagesBefore(sql: SqlStorage, before: number | null, limit: number): StoredMessage[] {
+  return sql
+    .exec<StoredMessage & Record<string, SqlStorageValue>>('SELECT * FROM messages WHERE seq < ? ORDER BY seq DESC LIMIT ?', before ?? Number.MAX_SAFE_INTEGER, limit)
+    .toArray();
+}
+
 /** A user's latest 'user' messages (created_at, oldest first, at most `limit`) for one limit and window. */
 interface RateWindow {
   limit: number;

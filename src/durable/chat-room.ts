@@ -4,9 +4,10 @@ import { type Config, config, configError, type ConfigError } from '../lib/confi
 import { newId } from '../lib/ids';
 import { type Attachment, handleFrame, type Outcome, Refused } from './chat-frames';
 import { Fanout, modeTag, sessionTag } from './chat-fanout';
+import { migrateRuns, type RunOutcome, Runs, type StartedRun, type StartRunInput } from './chat-runs';
 import * as store from './chat-store';
 import {
-  CLOSE_CHAT_DELETED, CLOSE_SESSION_REVOKED, configInvalid, connectParams, errorFrame, type Failure, fail, type Issued,
+  CLOSE_CHAT_DELETED, CLOSE_SESSION_REVOKED, configInvalid, connectParams, errorFrame, type Failure, fail, type FrameErrorCode, type Issued,
   type ChatMessage, PING_TEXT, PONG_TEXT, type ReadyFrame, refusalResponse, type Result, type StringKind,
 } from './protocol';
 
@@ -31,6 +32,7 @@ export class ChatRoom extends DurableObject<Env> {
   private readonly badConfig: ConfigError | null;
   private readonly fanout: Fanout;
   private readonly messages: store.Messages;
+  private readonly runs: Runs;
   /** Attachments already read (or just written), so a frame skips deserializeAttachment(). */
   private readonly attachments = new WeakMap<WebSocket, Attachment>();
   /** The scheduled alarm, once read (undefined: not read since the object woke). */
@@ -44,7 +46,23 @@ export class ChatRoom extends DurableObject<Env> {
     this.fanout = new Fanout(ctx, () => config(this.env).chatBatchWindowMs);
     this.messages = new store.Messages(this.sql);
     this.dead = ctx.storage.kv.get('tombstone') === true;
-    if (!this.dead) store.migrate(this.sql);
+    if (!this.dead) {
+      store.migrate(this.sql);
+      migrateRuns(this.sql);
+    }
+    this.runs = new Runs({
+      sql: this.sql,
+      env,
+      messages: this.messages,
+      fanout: this.fanout,
+      chatId: () => this.chatId(),
+      cfg: () => config(this.env),
+      isDead: () => this.dead,
+      alarmBy: (at) => this.alarmBy(at),
+    });
+    // A fresh object has no live run of its own: a live one in storage was lost with the last
+    // instance (evicted or crashed mid-run). The alarm fails it and tells the sockets.
+    if (!this.dead && this.runs.hasStoredLiveRuns()) void this.alarmBy(Date.now());
     // Keeps clients' heartbeats from waking a hibernated object.
     ctx.setWebSocketAutoResponse(new WebSocketRequestResponsePair(PING_TEXT, PONG_TEXT));
   }
@@ -67,12 +85,11 @@ export class ChatRoom extends DurableObject<Env> {
   }
 
   /**
-   * The alarm purges expired strings; it only ever needs to move earlier. Its time is cached, so
-   * the usual case (an alarm already due sooner) costs no storage call per message: reading it
-   * every time halved the chat's throughput.
+   * The alarm purges expired strings and keeps live runs' heartbeat (chat-runs.ts); it only ever
+   * needs to move earlier here. Its time is cached, so the usual case (an alarm already due
+   * sooner) costs no storage call per message: reading it every time halved the chat's throughput.
    */
-  private async purgeBy(expiresAt: number) {
-    const at = expiresAt + PURGE_GRACE_MS;
+  private async alarmBy(at: number) {
     if (this.alarmAt === undefined) this.alarmAt = await this.ctx.storage.getAlarm();
     if (this.alarmAt !== null && this.alarmAt <= at) return;
     this.alarmAt = at;
@@ -85,7 +102,7 @@ export class ChatRoom extends DurableObject<Env> {
     this.chatId(chatId);
     const ttlSeconds = kind === 'connection' ? r.cfg.connectionStringTtl : r.cfg.messageStringTtl;
     const issued = store.issueString(this.sql, { kind, userId, sessionId, ttlSeconds, now: Date.now() });
-    await this.purgeBy(issued.expiresAt);
+    await this.alarmBy(issued.expiresAt + PURGE_GRACE_MS);
     return { ok: true, issued };
   }
 
@@ -103,7 +120,10 @@ export class ChatRoom extends DurableObject<Env> {
     if (this.dead) return refusalResponse(fail('chat_not_found'));
     const [client, server] = Object.values(new WebSocketPair());
     const who: Attachment = { userId: check.userId, sessionId: check.sessionId, batch: params.batch };
+    // From here on synchronous: what the sockets already there were sent goes out first, so the
+    // joiner's replay and run snapshots and the live frames after them add up, nothing twice.
     this.fanout.flush();
+    this.runs.flushAll();
     this.ctx.acceptWebSocket(server, [sessionTag(who.sessionId), modeTag(who.batch)]);
     this.fanout.added(server, who.batch);
     server.serializeAttachment(who);
@@ -112,6 +132,7 @@ export class ChatRoom extends DurableObject<Env> {
     const ready: ReadyFrame = { type: 'ready', chat_id: chatId, user_id: who.userId, last_seq: this.messages.lastSeq() };
     server.send(JSON.stringify(ready));
     if (params.afterSeq !== null) this.fanout.replay(server, this.sql, chatId, params.afterSeq, who.batch);
+    this.runs.greet(server);
     return new Response(null, { status: 101, webSocket: client });
   }
 
@@ -135,7 +156,29 @@ export class ChatRoom extends DurableObject<Env> {
     }
     if (outcome.broadcast) this.fanout.broadcast(outcome.broadcast);
     for (const frame of outcome.reply) ws.send(JSON.stringify(frame));
-    if (outcome.expiresAt) await this.purgeBy(outcome.expiresAt);
+    if (outcome.expiresAt) await this.alarmBy(outcome.expiresAt + PURGE_GRACE_MS);
+    if (outcome.stored) {
+      // Stored and acked first; then the run is admitted, and a refusal is a run.failed frame.
+      const byDefault = outcome.stored.agentId === null;
+      const agentId = outcome.stored.agentId ?? this.ctx.storage.kv.get<string | null>('default_agent') ?? null;
+      if (agentId) {
+        const input: StartRunInput = { agentId, userId: who.userId, trigger: 'message', replyToSeq: outcome.stored.seq };
+        this.runs
+          .start(input)
+          .then((r) => {
+            // D1 clears a chat's default agent when the agent is deleted or leaves the workspace;
+            // the object learns it here, from the refused run, and forgets it too.
+            if (byDefault && r.ok && ['agent_not_found', 'agent_not_in_workspace'].includes(this.runs.errorOf(r.run.run_id) ?? '')) {
+              if (this.ctx.storage.kv.get('default_agent') === agentId) this.ctx.storage.kv.put('default_agent', null);
+            }
+          })
+          .catch((err) => console.error(JSON.stringify({ msg: 'run start failed', error: String(err) })));
+      }
+    }
+    if (outcome.cancelRunId) {
+      const cancelled = await this.runs.cancel(outcome.cancelRunId);
+      if (!cancelled.ok) ws.send(JSON.stringify(errorFrame(cancelled.code as FrameErrorCode, cancelled.msg, null)));
+    }
   }
 
   async webSocketClose(ws: WebSocket, code: number, reason: string) {
@@ -170,12 +213,61 @@ export class ChatRoom extends DurableObject<Env> {
     return { ok: true, message_id: stored.message_id, seq: stored.seq };
   }
 
+  /**
+   * The chat's default agent (D1's chats.agent_id, which the routes write after this): kept here
+   * too, so a user message in a chat without one costs no D1 read.
+   */
+  async setDefaultAgent(chatId: string, agentId: string | null): Promise<Result> {
+    const r = this.ready();
+    if (!r.ok) return r;
+    this.chatId(chatId);
+    this.ctx.storage.kv.put('default_agent', agentId);
+    return { ok: true };
+  }
+
+  /** Starts an agent run (src/durable/chat-runs.ts): from the agent chat route, or from code. */
+  async startRun(chatId: string, input: StartRunInput): Promise<Result<{ run: StartedRun }>> {
+    const r = this.ready();
+    if (!r.ok) return r;
+    this.chatId(chatId);
+    return this.runs.start(input);
+  }
+
+  async cancelRun(runId: string): Promise<Result<{ outcome: RunOutcome }>> {
+    const r = this.ready();
+    if (!r.ok) return r;
+    return this.runs.cancel(runId);
+  }
+
+  /** Waits for the run to end; answers its outcome. */
+  async awaitRun(runId: string): Promise<Result<{ outcome: RunOutcome }>> {
+    const r = this.ready();
+    if (!r.ok) return r;
+    return this.runs.wait(runId);
+  }
+
+  /** The run's Server-Sent Events from `lastEventId` on (chat-runs.ts `events`). */
+  async runEvents(runId: string, lastEventId: string | null): Promise<Result<{ stream: ReadableStream<Uint8Array> }>> {
+    const r = this.ready();
+    if (!r.ok) return r;
+    return this.runs.events(runId, lastEventId);
+  }
+
   async history(afterSeq: number, limit: number): Promise<Result<{ messages: ChatMessage[]; lastSeq: number }>> {
     const r = this.ready();
     if (!r.ok) return r;
     const chatId = this.chatId();
     const messages = store.messagesAfter(this.sql, afterSeq, limit).map((m) => store.messageJson(chatId, m));
     return { ok: true, messages, lastSeq: this.messages.lastSeq() };
+  }
+
+  /** Messages before seq `before` (exclusive; null: from the newest), newest first. */
+  async historyBefore(before: number | null, limit: number): Promise<Result<{ messages: ChatMessage[] }>> {
+    const r = this.ready();
+    if (!r.ok) return r;
+    const chatId = this.chatId();
+    const messages = store.messagesBefore(this.sql, before, limit).map((m) => store.messageJson(chatId, m));
+    return { ok: true, messages };
   }
 
   /**
@@ -190,10 +282,15 @@ export class ChatRoom extends DurableObject<Env> {
     return { ok: true, closed };
   }
 
+  /** Purges expired strings, then the runs' part (orphans, deadlines, D1 retries); set again for whichever is due first. */
   async alarm() {
     if (this.dead) return;
-    const next = store.purgeExpiredStrings(this.sql, Date.now() - PURGE_GRACE_MS);
-    this.alarmAt = next === null ? null : next + PURGE_GRACE_MS;
+    const now = Date.now();
+    const purge = store.purgeExpiredStrings(this.sql, now - PURGE_GRACE_MS);
+    this.alarmAt = null;
+    const runsAt = await this.runs.maintain(now);
+    const next = [purge === null ? null : purge + PURGE_GRACE_MS, runsAt, this.alarmAt].filter((t): t is number => t !== null);
+    this.alarmAt = next.length ? Math.min(...next) : null;
     if (this.alarmAt !== null) await this.ctx.storage.setAlarm(this.alarmAt);
   }
 
@@ -204,6 +301,7 @@ export class ChatRoom extends DurableObject<Env> {
   async destroy(): Promise<Result> {
     this.dead = true;
     this.fanout.close(this.ctx.getWebSockets(), CLOSE_CHAT_DELETED);
+    await this.runs.abortAll();
     await this.ctx.storage.deleteAlarm();
     await this.ctx.storage.deleteAll();
     this.ctx.storage.kv.put('tombstone', true);

@@ -65,10 +65,15 @@ export const PONG_TEXT = '{"type":"pong"}';
 /** What a well-behaved client sends. */
 export type ClientFrame =
   | { type: 'ping' }
-  | { type: 'message'; message_string: string; content: string; client_id?: string | null };
+  /** `agent_id`: an agent of the chat's workspace answers this message (else the chat's default agent, if any). */
+  | { type: 'message'; message_string: string; content: string; client_id?: string | null; agent_id?: string | null }
+  /** Cancels a live run of this chat (no message string: the socket is the chat owner's). */
+  | { type: 'cancel'; run_id: string };
 
 const isObject = (v: unknown) => typeof v === 'object' && v !== null && !Array.isArray(v);
 const CLIENT_ID = 'client_id must be a string of 1 to 128 characters';
+const AGENT_ID = 'agent_id must be a string of 1 to 64 characters';
+const RUN_ID = 'run_id must be a string of 1 to 64 characters';
 
 /**
  * The shape check of an untrusted frame. `message_string` and `content` stay unknown here: the
@@ -84,7 +89,9 @@ export const clientFrameSchema = z.discriminatedUnion(
       message_string: z.unknown().optional(),
       content: z.unknown().optional(),
       client_id: z.string({ error: CLIENT_ID }).min(1, { error: CLIENT_ID }).max(128, { error: CLIENT_ID }).nullish(),
+      agent_id: z.string({ error: AGENT_ID }).min(1, { error: AGENT_ID }).max(64, { error: AGENT_ID }).nullish(),
     }),
+    z.object({ type: z.literal('cancel'), run_id: z.string({ error: RUN_ID }).min(1, { error: RUN_ID }).max(64, { error: RUN_ID }) }),
   ],
   { error: (issue) => (isObject(issue.input) ? 'Unknown frame type' : 'Frames must be JSON objects') },
 );
@@ -107,6 +114,7 @@ export function parseClientFrame(data: string | ArrayBuffer): { ok: true; frame:
 
 export const FRAME_ERROR_CODES = [
   'invalid_frame', 'invalid_message_string', 'expired_message_string', 'content_too_large', 'rate_limited', 'config_invalid', 'internal_error',
+  'run_not_found', 'run_not_active',
 ] as const;
 export type FrameErrorCode = (typeof FRAME_ERROR_CODES)[number];
 
@@ -134,7 +142,37 @@ export type ErrorFrame = {
   var?: string;
 };
 export type PongFrame = { type: 'pong' };
-export type ServerFrame = ReadyFrame | MessageFrame | MessagesFrame | AckFrame | ErrorFrame | PongFrame;
+
+// ---- agent runs ---------------------------------------------------------------------------------
+
+/** A run's states; the tools issue adds waiting ones. `queued` and `running` are live. */
+export const RUN_STATUSES = ['queued', 'running', 'completed', 'failed', 'cancelled'] as const;
+export type RunStatus = (typeof RUN_STATUSES)[number];
+export const LIVE_RUN_STATUSES = ['queued', 'running'] as const satisfies readonly RunStatus[];
+export const isLiveRun = (s: RunStatus) => (LIVE_RUN_STATUSES as readonly RunStatus[]).includes(s);
+/** Why a model call ended: `length` at max_tokens or AGENT_REPLY_MAX_BYTES. */
+export type FinishReason = 'stop' | 'length' | 'cancelled' | 'error';
+export type RunUsage = { input_tokens: number; output_tokens: number };
+
+/** Every run.* frame goes to every socket of the chat, whatever its `batch` mode. */
+export type RunStartedFrame = { type: 'run.started'; run_id: string; agent_id: string; reply_to_seq: number | null };
+/** The text since the previous delta of this run (at most one frame per RUN_DELTA_WINDOW_MS). */
+export type RunDeltaFrame = { type: 'run.delta'; run_id: string; text: string };
+/** `completed` or `cancelled`; the stored reply (if any) was sent as a `message` frame just before. */
+export type RunFinishedFrame = { type: 'run.finished'; run_id: string; status: 'completed' | 'cancelled'; usage: RunUsage | null };
+export type RunFailedFrame = { type: 'run.failed'; run_id: string; code: string; msg: string };
+export type RunFrame = RunStartedFrame | RunDeltaFrame | RunFinishedFrame | RunFailedFrame;
+
+/** What the model reported of the run, on the SSE `end` event and the chat route's answer. */
+export type RunMetadata = { model: string; tokens_used: number; usage: RunUsage | null; finish_reason: FinishReason | null };
+/** The Server-Sent Events of POST /agents/{agent_id}/chat (stream) and GET /runs/{run_id}/events. */
+export type RunEvent =
+  | { type: 'start'; session_id: string; run_id: string; agent_id: string }
+  | { type: 'token'; content: string }
+  | { type: 'end'; run_id: string; status: 'completed' | 'cancelled'; message_id: string | null; metadata: RunMetadata }
+  | { type: 'error'; run_id: string; code: string; msg: string };
+
+export type ServerFrame = ReadyFrame | MessageFrame | MessagesFrame | AckFrame | ErrorFrame | PongFrame | RunFrame;
 
 export const errorFrame = (code: FrameErrorCode, msg: string, clientId: string | null, extra: Pick<ErrorFrame, 'retry_after' | 'var'> = {}): ErrorFrame =>
   ({ type: 'error', code, msg, client_id: clientId, ...extra });
@@ -160,6 +198,16 @@ const FAILURES = {
   expired_connection_string: [401, 'Connection string has expired'],
   session_revoked: [401, 'Session has been revoked'],
   config_invalid: [503, 'Invalid configuration'],
+  agent_not_found: [404, 'Agent not found'],
+  agent_not_in_workspace: [409, "The agent is not in this chat's workspace"],
+  agent_offline: [409, 'The agent is stopped; start it first'],
+  run_not_found: [404, 'Run not found'],
+  run_not_active: [409, 'The run has already finished'],
+  run_in_progress: [409, 'The agent is already answering in this chat'],
+  model_unavailable: [503, 'No model endpoint is configured: set LLM_BASE_URL'],
+  model_error: [502, 'The model endpoint failed'],
+  run_timeout: [504, 'The run took longer than LLM_MAX_RUN_MS'],
+  run_interrupted: [500, "The run was interrupted: the chat's object stopped while it was live"],
 } as const satisfies Record<string, readonly [number, string]>;
 export type FailureCode = keyof typeof FAILURES;
 export type FailureStatus = (typeof FAILURES)[FailureCode][0];

@@ -46,6 +46,17 @@ const origins = (fallback: string) =>
     })
     .prefault(fallback);
 
+/** An http(s) URL without query or fragment, or empty (not configured). */
+const baseUrl = () =>
+  z
+    .string({ error: 'must be an http(s) URL or empty' })
+    .trim()
+    .refine((u) => u === '' || (URL.canParse(u) && /^https?:$/.test(new URL(u).protocol) && !new URL(u).search && !new URL(u).hash), {
+      error: 'must be an http(s) URL such as https://api.openai.com/v1, or empty',
+    })
+    .transform((u) => u.replace(/\/+$/, ''))
+    .prefault('');
+
 const MiB = 1024 * 1024;
 // scrypt needs 128·N·r bytes per hash; src/auth/password.ts's SCRYPT_MAX_MEMORY_BYTES (a test holds them equal).
 export const SCRYPT_MAX_MEMORY = 64 * MiB;
@@ -86,11 +97,25 @@ export const varsSchema = z.object({
   EXECUTION_TIMEOUT_SECONDS: int(600, 1, 86_400),
   WEBHOOK_TIMEOUT_MS: int(10_000, 1, 300_000),
   OUTBOUND_ALLOW_LOOPBACK: bool('false'),
+  // The model endpoint (src/model/): an OpenAI-compatible Chat Completions base URL such as
+  // https://api.openai.com/v1 or http://localhost:11434/v1 (Ollama). Empty: no model, runs are
+  // refused with 503 model_unavailable naming this var.
+  LLM_BASE_URL: baseUrl(),
   LLM_MODEL: text('gpt-4o-mini'),
+  LLM_MAX_RETRIES: int(2, 0, 10),
+  LLM_TIMEOUT_MS: int(30_000, 1, 600_000),
+  LLM_MAX_RUN_MS: int(300_000, 1, 3_600_000),
+  AGENT_REPLY_MAX_BYTES: int(256 * 1024, 1, 4 * MiB),
+  AGENT_CONTEXT_MESSAGES: int(50, 1, 1000),
+  RUN_DELTA_WINDOW_MS: int(50, 0, 5000),
+  RUN_CHECKPOINT_MS: int(1000, 1, 60_000),
+  SSE_KEEPALIVE_MS: int(15_000, 1, 300_000),
 });
 
 const secret = z.string({ error: 'is not set (wrangler secret put, or .dev.vars locally)' }).min(32, { error: 'must be at least 32 characters' });
 export const secretsSchema = z.object({ JWT_SECRET: secret, LINK_SECRET: secret });
+/** Secrets a deployment may leave unset (never in `[secrets] required`): local model servers need no key. */
+export const optionalSecretsSchema = z.object({ LLM_API_KEY: z.string({ error: 'must be a string' }).trim().optional() });
 
 /** Vars that were renamed: setting the old name (any value) is an error naming the new one. */
 export const RENAMED_VARS: Record<string, string> = { WEBHOOK_ALLOW_HTTP_LOCALHOST: 'OUTBOUND_ALLOW_LOOPBACK' };
@@ -106,7 +131,7 @@ function scryptFits(v: { PASSWORD_SCRYPT_N: number; PASSWORD_SCRYPT_R: number },
   }
 }
 
-const schema = varsSchema.extend(secretsSchema.shape).superRefine(scryptFits);
+const schema = varsSchema.extend(secretsSchema.shape).extend(optionalSecretsSchema.shape).superRefine(scryptFits);
 const varsOnly = varsSchema.superRefine(scryptFits);
 
 const toConfig = (v: z.output<typeof schema>) => ({
@@ -140,7 +165,19 @@ const toConfig = (v: z.output<typeof schema>) => ({
   executionTimeout: v.EXECUTION_TIMEOUT_SECONDS,
   webhookTimeoutMs: v.WEBHOOK_TIMEOUT_MS,
   outboundAllowLoopback: v.OUTBOUND_ALLOW_LOOPBACK,
-  llmModel: v.LLM_MODEL,
+  llm: {
+    baseUrl: v.LLM_BASE_URL || null,
+    apiKey: v.LLM_API_KEY || null,
+    model: v.LLM_MODEL,
+    maxRetries: v.LLM_MAX_RETRIES,
+    timeoutMs: v.LLM_TIMEOUT_MS,
+    maxRunMs: v.LLM_MAX_RUN_MS,
+  },
+  agentReplyMaxBytes: v.AGENT_REPLY_MAX_BYTES,
+  agentContextMessages: v.AGENT_CONTEXT_MESSAGES,
+  runDeltaWindowMs: v.RUN_DELTA_WINDOW_MS,
+  runCheckpointMs: v.RUN_CHECKPOINT_MS,
+  sseKeepaliveMs: v.SSE_KEEPALIVE_MS,
 });
 
 export type Config = ReturnType<typeof toConfig>;
@@ -178,7 +215,7 @@ export function checkVars(vars: Record<string, unknown>): ConfigError | null {
   return result.success ? null : firstError(result.error);
 }
 
-const NAMES = [...Object.keys(varsSchema.shape), ...Object.keys(secretsSchema.shape), ...Object.keys(RENAMED_VARS)];
+const NAMES = [...Object.keys(varsSchema.shape), ...Object.keys(secretsSchema.shape), ...Object.keys(optionalSecretsSchema.shape), ...Object.keys(RENAMED_VARS)];
 
 // Parsed once per env object. The raw values are kept beside the result because tests change
 // vars on the shared env in place (test/helpers.ts withVars); comparing ~35 strings is far

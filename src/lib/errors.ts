@@ -59,6 +59,16 @@ export const ERROR_CODES = [
   'expired_message_string',
   'content_too_large',
   'invalid_content',
+  // Agent runs and the model behind them.
+  'agent_not_in_workspace',
+  'agent_offline',
+  'run_not_found',
+  'run_not_active',
+  'run_in_progress',
+  'run_timeout',
+  'run_interrupted',
+  'model_unavailable',
+  'model_error',
   // Agent packages.
   'package_not_found',
   'version_not_found',

@@ -44,6 +44,11 @@ export const TAGS = [
       'Your agents: create one with `POST /agents`, or install a package from the registry with `GET /agent/download` (one per package; a newer install replaces it in place); start and stop them, and add them to a workspace under Workspaces. Every agent answers the same `{"agent": ...}` shape; deleting one is final for every route.',
   },
   {
+    name: 'Runs',
+    description:
+      "A run is one answer of one agent in one chat, executed by the chat's object: `queued` and `running` while live (the agent then reports `running`), then `completed`, `failed` (with `error.code`) or `cancelled`. These routes read them: status, model, token usage and timings. A run the chat's object could not finish is marked failed `run_interrupted`.",
+  },
+  {
     name: 'Agent packages',
     description:
       'The public package registry: any signed-in user reads every package; the first publisher of a name owns it. A package is a zip archive (at most 10 MiB) with `agent.json` at its root (`name`, `version`, `description`, `system_prompt`, `model`, `tools`).',

@@ -14,6 +14,11 @@ export async function insertWorkspace(db: Db, w: { id: string; ownerId: string; 
   return row;
 }
 
+/** Creates the workspace unless one with this id exists (ids made from a name, such as a user's "Agent chats"). */
+export async function insertWorkspaceIfAbsent(db: Db, w: { id: string; ownerId: string; name: string; now: number }) {
+  await db.insert(workspaces).values({ id: w.id, ownerId: w.ownerId, name: w.name, createdAt: w.now, updatedAt: w.now }).onConflictDoNothing();
+}
+
 /**
  * The workspace's agent ids (oldest first) as a JSON array, in the same query as the workspace:
  * a correlated subquery on workspace_agents' primary key, so a workspace or a page of them is

@@ -44,6 +44,12 @@ export async function ownEverything(label: string): Promise<Owned> {
   expect(ids.agent_id).toBeTruthy();
   expect((await call('POST', `/workspace/${ids.workspace_id}/agent`, { token: t, body: { agent_id: ids.agent_id } })).status).toBe(200);
 
+  // A run of that agent in the chat (the local model server answers it).
+  const run = await call('POST', `/agents/${ids.agent_id}/chat`, { token: t, body: { message: `${marker}-question`, session_id: ids.chat_id } });
+  expect(run.status, run.text).toBe(200);
+  ids.run_id = run.json.run_id;
+  ids.session_id = ids.chat_id;
+
   const task = await call('POST', '/tasks', { token: t, body: { title: `${marker}-task`, workspace_id: ids.workspace_id, tags: [marker] } });
   expect(task.status).toBe(201);
   ids.task_id = task.json.task.task_id;

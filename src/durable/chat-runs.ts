@@ -1,0 +1,825 @@
+import { getDb } from '../db/client';
+import type { Config } from '../lib/config';
+import { newId } from '../lib/ids';
+import { iso } from '../lib/time';
+import { callModel, ModelError, type ModelMessage } from '../model/client';
+import { upsertRun } from '../runs/queries';
+import type { Fanout } from './chat-fanout';
+import * as store from './chat-store';
+import {
+  type Failure,
+  fail,
+  type FinishReason,
+  type Result,
+  type RunEvent,
+  type RunFrame,
+  type RunMetadata,
+  type RunStatus,
+  type RunUsage,
+} from './protocol';
+import { loadRunAgent, type RunAgent } from './run-agent';
+
+/**
+ * Agent runs, inside the chat's object: one answer of one agent, executed here and never in a
+ * Worker request, so it goes on when the client that asked leaves. A run is a sequence of
+ * persisted steps (one model call each; the tools issue adds more than one) whose state lives in
+ * this object's SQLite: the `runs` row (status, text checkpointed every RUN_CHECKPOINT_MS, usage)
+ * and a `run_steps` row per model call. What only a live run has (the model call's abort
+ * controller, the text since the last checkpoint, the SSE listeners) is in memory; an object that
+ * wakes with a `running` row in storage lost that run, and its alarm marks it failed
+ * (`run_interrupted`) and tells the sockets. Nothing stays `running`.
+ *
+ * D1's `runs` row mirrors each run's start and end (src/runs/queries.ts upsertRun, idempotent and
+ * never overwriting a final state); a write that fails is retried by the alarm (`d1_dirty`) and
+ * the cron sweeps what a dead object left.
+ */
+
+/** While a run is live the alarm fires at least this often: the heartbeat that finds orphaned runs. */
+export const RUN_HEARTBEAT_MS = 10_000;
+/** A D1 write of a run that failed is retried this much later. */
+const D1_RETRY_MS = 5_000;
+
+export function migrateRuns(sql: SqlStorage) {
+  sql.exec(`
+    CREATE TABLE IF NOT EXISTS runs (
+      run_id TEXT PRIMARY KEY,
+      agent_id TEXT NOT NULL,
+      user_id TEXT NOT NULL,
+      workspace_id TEXT NOT NULL,
+      status TEXT NOT NULL,
+      trigger TEXT NOT NULL,
+      reply_to_seq INTEGER,
+      agent TEXT NOT NULL,
+      text TEXT NOT NULL DEFAULT '',
+      step INTEGER NOT NULL DEFAULT 0,
+      reply_message_id TEXT,
+      input_tokens INTEGER,
+      output_tokens INTEGER,
+      finish_reason TEXT,
+      error_code TEXT,
+      error_msg TEXT,
+      created_at INTEGER NOT NULL,
+      started_at INTEGER,
+      first_token_at INTEGER,
+      finished_at INTEGER,
+      deadline INTEGER,
+      d1_dirty INTEGER NOT NULL DEFAULT 1
+    );
+    CREATE INDEX IF NOT EXISTS runs_live_idx ON runs (agent_id, status) WHERE status IN ('queued', 'running');
+    CREATE INDEX IF NOT EXISTS runs_reply_idx ON runs (reply_to_seq, agent_id);
+    CREATE INDEX IF NOT EXISTS runs_dirty_idx ON runs (d1_dirty) WHERE d1_dirty = 1;
+    CREATE TABLE IF NOT EXISTS run_steps (
+      run_id TEXT NOT NULL,
+      step INTEGER NOT NULL,
+      status TEXT NOT NULL,
+      text TEXT NOT NULL DEFAULT '',
+      input_tokens INTEGER,
+      output_tokens INTEGER,
+      finish_reason TEXT,
+      started_at INTEGER NOT NULL,
+      finished_at INTEGER,
+      PRIMARY KEY (run_id, step)
+    );
+  `);
+}
+
+export type RunTrigger = 'http' | 'message' | 'code';
+
+interface RunRow extends Record<string, SqlStorageValue> {
+  run_id: string;
+  agent_id: string;
+  user_id: string;
+  workspace_id: string;
+  status: RunStatus;
+  trigger: RunTrigger;
+  reply_to_seq: number | null;
+  agent: string;
+  text: string;
+  step: number;
+  reply_message_id: string | null;
+  input_tokens: number | null;
+  output_tokens: number | null;
+  finish_reason: FinishReason | null;
+  error_code: string | null;
+  error_msg: string | null;
+  created_at: number;
+  started_at: number | null;
+  first_token_at: number | null;
+  finished_at: number | null;
+  deadline: number | null;
+  d1_dirty: number;
+}
+
+/** How a run starts: from the agent chat route, a chat message, or code (processes, workflows). */
+export interface StartRunInput {
+  agentId: string;
+  /** Who asks: the chat's owner (anyone else is refused as `chat_not_found`). */
+  userId: string;
+  trigger: RunTrigger;
+  /** A message to store first (the HTTP route's, or code's); a chat message's run replies to `replyToSeq`. */
+  message?: { content: string; role: 'user' | 'system'; clientId?: string | null };
+  replyToSeq?: number | null;
+  /** Answer with the run's Server-Sent Events. */
+  stream?: boolean;
+}
+
+export interface StartedRun {
+  run_id: string;
+  chat_id: string;
+  agent_id: string;
+  status: RunStatus;
+  /** A repeated client_id: this is the first attempt's run, nothing new was stored. */
+  joined: boolean;
+  stream?: ReadableStream<Uint8Array>;
+}
+
+/** A finished (or still live) run as the chat route answers it. */
+export interface RunOutcome {
+  run_id: string;
+  chat_id: string;
+  status: RunStatus;
+  message_id: string | null;
+  text: string;
+  finished_at: string | null;
+  metadata: RunMetadata;
+  error: { code: string; msg: string } | null;
+}
+
+/** What the object lends the runs: its storage, sockets, config and alarm. */
+export interface RunHost {
+  readonly sql: SqlStorage;
+  readonly env: Env;
+  readonly messages: store.Messages;
+  readonly fanout: Fanout;
+  chatId(): string;
+  cfg(): Config;
+  isDead(): boolean;
+  /** Makes sure the object's alarm fires by `at`. */
+  alarmBy(at: number): Promise<void>;
+}
+
+const encoder = new TextEncoder();
+const sseText = (id: string, ev: RunEvent) => encoder.encode(`id: ${id}\ndata: ${JSON.stringify(ev)}\n\n`);
+const KEEPALIVE = encoder.encode(': keep-alive\n\n');
+
+/** One SSE client of one run. Writes are never awaited; a client that went away is dropped. */
+class Listener {
+  private readonly writer: WritableStreamDefaultWriter<Uint8Array>;
+  private lastWrite = Date.now();
+  private readonly timer: ReturnType<typeof setInterval>;
+  closed = false;
+
+  constructor(writable: WritableStream<Uint8Array>, keepaliveMs: number, private readonly onGone: (l: Listener) => void) {
+    this.writer = writable.getWriter();
+    this.timer = setInterval(() => {
+      if (Date.now() - this.lastWrite >= keepaliveMs) this.write(KEEPALIVE);
+    }, keepaliveMs);
+  }
+
+  write(bytes: Uint8Array) {
+    if (this.closed) return;
+    this.lastWrite = Date.now();
+    this.writer.write(bytes).catch(() => this.gone());
+  }
+
+  send(id: string, ev: RunEvent) {
+    this.write(sseText(id, ev));
+  }
+
+  end() {
+    if (this.closed) return;
+    this.closed = true;
+    clearInterval(this.timer);
+    this.writer.close().catch(() => {});
+  }
+
+  private gone() {
+    if (this.closed) return;
+    this.closed = true;
+    clearInterval(this.timer);
+    this.onGone(this);
+  }
+}
+
+/** What only a live (queued or running) run has: in memory, gone with an eviction. */
+interface LiveRun {
+  id: string;
+  agentId: string;
+  agent: RunAgent;
+  controller: AbortController;
+  /** The text so far (checkpointed to storage every RUN_CHECKPOINT_MS). */
+  text: string;
+  bytes: number;
+  /** Text not yet sent to the sockets as run.delta, and when the last delta was sent. */
+  pendingDelta: string;
+  lastDeltaAt: number;
+  deltaTimer: ReturnType<typeof setTimeout> | undefined;
+  lastCheckpoint: number;
+  firstTokenAt: number | null;
+  listeners: Set<Listener>;
+  done: Promise<void>;
+  resolveDone: () => void;
+  /** The D1 write of the run's start, which the end write follows. */
+  d1: Promise<void>;
+}
+
+/** Why a run's model call was aborted (AbortController reasons). */
+type AbortReason = 'cancelled' | 'timeout' | 'length' | 'deleted';
+
+const usageOf = (r: { input_tokens: number | null; output_tokens: number | null }): RunUsage | null =>
+  r.input_tokens === null && r.output_tokens === null ? null : { input_tokens: r.input_tokens ?? 0, output_tokens: r.output_tokens ?? 0 };
+
+export class Runs {
+  private readonly live = new Map<string, LiveRun>();
+
+  constructor(private readonly host: RunHost) {}
+
+  private row(runId: string): RunRow | null {
+    return this.host.sql.exec<RunRow>('SELECT * FROM runs WHERE run_id = ?', runId).toArray()[0] ?? null;
+  }
+
+  private liveRows(agentId?: string): RunRow[] {
+    return agentId === undefined
+      ? this.host.sql.exec<RunRow>("SELECT * FROM runs WHERE status IN ('queued', 'running') ORDER BY created_at").toArray()
+      : this.host.sql.exec<RunRow>("SELECT * FROM runs WHERE agent_id = ? AND status IN ('queued', 'running') ORDER BY created_at", agentId).toArray();
+  }
+
+  /** True if storage holds a live run (the constructor asks: a fresh object has none of its own, so those are orphans). */
+  hasStoredLiveRuns(): boolean {
+    return this.host.sql.exec("SELECT 1 FROM runs WHERE status IN ('queued', 'running') LIMIT 1").toArray().length > 0;
+  }
+
+  /** A stored run's error code, if it failed. */
+  errorOf(runId: string): string | null {
+    return this.row(runId)?.error_code ?? null;
+  }
+
+  /** Live runs of this object, for the agent-status and busy checks. */
+  isBusy(agentId: string): boolean {
+    return this.liveRows(agentId).length > 0;
+  }
+
+  // ---- starting ---------------------------------------------------------------------------------
+
+  /**
+   * Admits a run: the agent is loaded and checked (D1), the message (if any) stored, the run
+   * recorded and started. Refusals answer a Failure and store nothing, except for a chat message's
+   * run (`trigger: 'message'`), whose message is already stored: its refusal is a failed run and a
+   * run.failed frame. A repeated HTTP client_id joins the first attempt's run.
+   */
+  async start(input: StartRunInput): Promise<Result<{ run: StartedRun }>> {
+    const cfg = this.host.cfg();
+    const chatId = this.host.chatId();
+    if (input.message?.clientId) {
+      const joined = this.joinByClientId(input);
+      if (joined) return joined;
+    }
+    const loaded = await loadRunAgent(getDb(this.host.env), chatId, input.agentId);
+    if (this.host.isDead() || !loaded.chat || loaded.chat.ownerId !== input.userId) return fail('chat_not_found');
+    const chat = loaded.chat;
+    const refuse = (f: Failure): Result<{ run: StartedRun }> => (input.trigger === 'message' ? this.failedAtAdmission(input, chat.workspaceId, f) : f);
+    if (!cfg.llm.baseUrl) return refuse({ ...fail('model_unavailable'), var: 'LLM_BASE_URL' });
+    if (!loaded.agent) return refuse(loaded.failure);
+
+    // From here on synchronous: the busy check, the message and the run row see one state.
+    if (input.message?.clientId) {
+      const joined = this.joinByClientId(input);
+      if (joined) return joined;
+    }
+    const busy = this.liveRows(input.agentId);
+    if (busy.length > 0 && input.trigger !== 'message') return fail('run_in_progress');
+    // A chat message to a busy agent: one queued follow-up run, which will see everything said since.
+    if (busy.some((r) => r.status === 'queued')) {
+      const queued = busy.find((r) => r.status === 'queued')!;
+      return { ok: true, run: this.started(queued, false) };
+    }
+    let replyToSeq = input.replyToSeq ?? null;
+    if (input.message) {
+      if (input.message.content.trim() === '' || encoder.encode(input.message.content).byteLength > cfg.messageMaxBytes) {
+        return fail('invalid_content', `Content must be non-empty and at most ${cfg.messageMaxBytes} bytes`);
+      }
+      const stored = this.host.messages.insert({
+        message_id: newId(),
+        sender_id: input.userId,
+        role: input.message.role,
+        content: input.message.content,
+        created_at: Date.now(),
+        client_id: input.message.clientId ?? null,
+      })!; // a taken client_id was joined above, in this same synchronous stretch
+      this.host.fanout.broadcast(store.messageJson(chatId, stored));
+      replyToSeq = stored.seq;
+    }
+    const now = Date.now();
+    const row: RunRow = {
+      run_id: newId(),
+      agent_id: loaded.agent.agentId,
+      user_id: input.userId,
+      workspace_id: chat.workspaceId,
+      status: busy.length > 0 ? 'queued' : 'running',
+      trigger: input.trigger,
+      reply_to_seq: replyToSeq,
+      agent: JSON.stringify(loaded.agent),
+      text: '',
+      step: 0,
+      reply_message_id: null,
+      input_tokens: null,
+      output_tokens: null,
+      finish_reason: null,
+      error_code: null,
+      error_msg: null,
+      created_at: now,
+      started_at: null,
+      first_token_at: null,
+      finished_at: null,
+      deadline: null,
+      d1_dirty: 1,
+    };
+    this.insertRow(row);
+    const live = this.track(row, loaded.agent);
+    const stream = input.stream ? this.listen(row.run_id, null) : undefined;
+    if (row.status === 'running') this.begin(live, row);
+    else live.d1 = this.writeD1(row.run_id);
+    // The model call is already under way: answering only once D1 has the row costs the client
+    // no time to first token, and GET /runs/{run_id} never misses a run it was just told about.
+    await live.d1;
+    return { ok: true, run: { ...this.started(this.row(row.run_id) ?? row, false), stream } };
+  }
+
+  private started(row: RunRow, joined: boolean): StartedRun {
+    return { run_id: row.run_id, chat_id: this.host.chatId(), agent_id: row.agent_id, status: row.status, joined };
+  }
+
+  /** A repeated client_id: the run that answers the first attempt's message (and its stream). */
+  private joinByClientId(input: StartRunInput): Result<{ run: StartedRun }> | null {
+    const msg = store.findByClientId(this.host.sql, input.userId, input.message!.clientId!);
+    if (!msg) return null;
+    const row = this.host.sql
+      .exec<RunRow>('SELECT * FROM runs WHERE reply_to_seq = ? ORDER BY created_at LIMIT 1', msg.seq)
+      .toArray()[0];
+    if (!row) return null;
+    const stream = input.stream ? this.listen(row.run_id, null) : undefined;
+    return { ok: true, run: { ...this.started(row, true), stream } };
+  }
+
+  /** A chat message's run refused at admission: recorded as failed (here and in D1), and the sockets are told. */
+  private failedAtAdmission(input: StartRunInput, workspaceId: string, f: Failure): Result<{ run: StartedRun }> {
+    const now = Date.now();
+    const row: RunRow = {
+      run_id: newId(),
+      agent_id: input.agentId,
+      user_id: input.userId,
+      workspace_id: workspaceId,
+      status: 'failed',
+      trigger: input.trigger,
+      reply_to_seq: input.replyToSeq ?? null,
+      agent: '{}',
+      text: '',
+      step: 0,
+      reply_message_id: null,
+      input_tokens: null,
+      output_tokens: null,
+      finish_reason: null,
+      error_code: f.code,
+      error_msg: f.msg,
+      created_at: now,
+      started_at: null,
+      first_token_at: null,
+      finished_at: now,
+      deadline: null,
+      d1_dirty: 1,
+    };
+    this.insertRow(row);
+    this.sendFrame({ type: 'run.failed', run_id: row.run_id, code: f.code, msg: f.msg }, true);
+    void this.writeD1(row.run_id);
+    return { ok: true, run: this.started(row, false) };
+  }
+
+  private insertRow(r: RunRow) {
+    const cols = Object.keys(r);
+    this.host.sql.exec(`INSERT INTO runs (${cols.join(', ')}) VALUES (${cols.map(() => '?').join(', ')})`, ...cols.map((c) => r[c]));
+  }
+
+  private track(row: RunRow, agent: RunAgent): LiveRun {
+    let resolveDone!: () => void;
+    const done = new Promise<void>((resolve) => (resolveDone = resolve));
+    const live: LiveRun = {
+      id: row.run_id,
+      agentId: row.agent_id,
+      agent,
+      controller: new AbortController(),
+      text: '',
+      bytes: 0,
+      pendingDelta: '',
+      lastDeltaAt: 0,
+      deltaTimer: undefined,
+      lastCheckpoint: Date.now(),
+      firstTokenAt: null,
+      listeners: new Set(),
+      done,
+      resolveDone,
+      d1: Promise.resolve(),
+    };
+    this.live.set(row.run_id, live);
+    return live;
+  }
+
+  /** queued → running: the row, the frames, D1, the deadline, then the model call. */
+  private begin(live: LiveRun, row: RunRow) {
+    const cfg = this.host.cfg();
+    const now = Date.now();
+    const deadline = now + cfg.llm.maxRunMs;
+    this.host.sql.exec("UPDATE runs SET status = 'running', started_at = ?, deadline = ?, d1_dirty = 1 WHERE run_id = ?", now, deadline, row.run_id);
+    live.d1 = this.writeD1(row.run_id);
+    this.sendFrame({ type: 'run.started', run_id: row.run_id, agent_id: row.agent_id, reply_to_seq: row.reply_to_seq }, true);
+    for (const l of live.listeners) l.send('0', this.startEvent(row));
+    void this.host.alarmBy(Math.min(deadline, now + RUN_HEARTBEAT_MS));
+    const timer = setTimeout(() => live.controller.abort('timeout' satisfies AbortReason), cfg.llm.maxRunMs);
+    void this.execute(live, row).finally(() => clearTimeout(timer));
+  }
+
+  private startEvent(row: RunRow): RunEvent {
+    return { type: 'start', session_id: this.host.chatId(), run_id: row.run_id, agent_id: row.agent_id };
+  }
+
+  // ---- executing --------------------------------------------------------------------------------
+
+  /** The model sees the agent's system prompt and this chat's latest messages, never another chat's. */
+  private context(live: LiveRun): ModelMessage[] {
+    const cfg = this.host.cfg();
+    const rows = this.host.sql
+      .exec<store.StoredMessage & Record<string, SqlStorageValue>>('SELECT * FROM messages ORDER BY seq DESC LIMIT ?', cfg.agentContextMessages)
+      .toArray()
+      .reverse();
+    const out: ModelMessage[] = [];
+    if (live.agent.systemPrompt.trim()) out.push({ role: 'system', content: live.agent.systemPrompt });
+    for (const m of rows) {
+      if (m.role === 'agent') {
+        out.push(m.sender_id === live.agentId ? { role: 'assistant', content: m.content } : { role: 'user', content: `[agent ${m.sender_id}] ${m.content}` });
+      } else out.push({ role: m.role === 'system' ? 'system' : 'user', content: m.content });
+    }
+    return out;
+  }
+
+  /** One step: one model call, persisted at its start and end. */
+  private async execute(live: LiveRun, row: RunRow) {
+    const cfg = this.host.cfg();
+    const step = row.step + 1;
+    const { sql } = this.host;
+    sql.exec("INSERT OR REPLACE INTO run_steps (run_id, step, status, started_at) VALUES (?, ?, 'running', ?)", live.id, step, Date.now());
+    sql.exec('UPDATE runs SET step = ? WHERE run_id = ?', step, live.id);
+    const model = live.agent.model;
+    let outcome: { status: 'completed' | 'cancelled' | 'failed'; finish: FinishReason; usage: RunUsage | null; error?: Failure };
+    try {
+      const result = await callModel(cfg.llm, {
+        model: model.name,
+        messages: this.context(live),
+        temperature: model.temperature,
+        topP: model.top_p,
+        maxTokens: model.max_tokens,
+        signal: live.controller.signal,
+        onDelta: (text) => this.delta(live, text),
+      });
+      outcome = { status: 'completed', finish: result.finishReason, usage: result.usage };
+    } catch (err) {
+      const reason = live.controller.signal.aborted ? (live.controller.signal.reason as AbortReason) : null;
+      if (reason === 'length') outcome = { status: 'completed', finish: 'length', usage: null };
+      else if (reason === 'cancelled' || reason === 'deleted') outcome = { status: 'cancelled', finish: 'cancelled', usage: null };
+      else if (reason === 'timeout') outcome = { status: 'failed', finish: 'error', usage: null, error: fail('run_timeout', `The run took longer than LLM_MAX_RUN_MS (${cfg.llm.maxRunMs} ms)`) };
+      else if (err instanceof ModelError) {
+        outcome = { status: 'failed', finish: 'error', usage: null, error: { ...fail(err.code, err.message), ...(err.extra.var ? { var: err.extra.var } : {}) } };
+      } else {
+        console.error(JSON.stringify({ msg: 'run failed', run_id: live.id, error: String(err) }));
+        outcome = { status: 'failed', finish: 'error', usage: null, error: fail('model_error', 'The model call failed unexpectedly') };
+      }
+    }
+    sql.exec(
+      'UPDATE run_steps SET status = ?, text = ?, input_tokens = ?, output_tokens = ?, finish_reason = ?, finished_at = ? WHERE run_id = ? AND step = ?',
+      outcome.status, live.text, outcome.usage?.input_tokens ?? null, outcome.usage?.output_tokens ?? null, outcome.finish, Date.now(), live.id, step,
+    );
+    await this.finish(live, outcome);
+  }
+
+  /** A piece of the reply: kept, checkpointed now and then, and sent (sockets coalesced, SSE at once). */
+  private delta(live: LiveRun, text: string) {
+    if (text === '' || live.controller.signal.aborted) return;
+    const cfg = this.host.cfg();
+    const now = Date.now();
+    live.firstTokenAt ??= now;
+    let bytes = encoder.encode(text).byteLength;
+    let truncated = false;
+    if (live.bytes + bytes > cfg.agentReplyMaxBytes) {
+      text = fitBytes(text, cfg.agentReplyMaxBytes - live.bytes);
+      bytes = encoder.encode(text).byteLength;
+      truncated = true;
+    }
+    if (text !== '') {
+      live.text += text;
+      live.bytes += bytes;
+      live.pendingDelta += text;
+      const id = String(live.text.length);
+      for (const l of live.listeners) l.send(id, { type: 'token', content: text });
+      this.scheduleDelta(live, now);
+      if (now - live.lastCheckpoint >= cfg.runCheckpointMs) {
+        live.lastCheckpoint = now;
+        this.host.sql.exec('UPDATE runs SET text = ?, first_token_at = ? WHERE run_id = ?', live.text, live.firstTokenAt, live.id);
+      }
+    }
+    if (truncated) live.controller.abort('length' satisfies AbortReason);
+  }
+
+  /** At most one run.delta per socket per RUN_DELTA_WINDOW_MS: the first at once, the rest at the window's end. */
+  private scheduleDelta(live: LiveRun, now: number) {
+    if (live.deltaTimer !== undefined) return;
+    const wait = live.lastDeltaAt + this.host.cfg().runDeltaWindowMs - now;
+    if (wait <= 0) this.flushDelta(live);
+    else live.deltaTimer = setTimeout(() => this.flushDelta(live), wait);
+  }
+
+  private flushDelta(live: LiveRun) {
+    if (live.deltaTimer !== undefined) clearTimeout(live.deltaTimer);
+    live.deltaTimer = undefined;
+    if (live.pendingDelta === '') return;
+    const frame: RunFrame = { type: 'run.delta', run_id: live.id, text: live.pendingDelta };
+    live.pendingDelta = '';
+    live.lastDeltaAt = Date.now();
+    this.sendFrame(frame, false);
+  }
+
+  /**
+   * Before a socket joins: every run's pending text goes out to the sockets already there, so
+   * the joiner's snapshot (the text so far) and the deltas after it add up to the reply exactly.
+   */
+  flushAll() {
+    for (const live of this.live.values()) this.flushDelta(live);
+  }
+
+  /** A socket that just joined: each live run's run.started, then its text so far as one run.delta. */
+  greet(ws: WebSocket) {
+    for (const live of this.live.values()) {
+      const row = this.row(live.id);
+      if (!row || row.status !== 'running') continue;
+      ws.send(JSON.stringify({ type: 'run.started', run_id: row.run_id, agent_id: row.agent_id, reply_to_seq: row.reply_to_seq } satisfies RunFrame));
+      if (live.text !== '') ws.send(JSON.stringify({ type: 'run.delta', run_id: live.id, text: live.text } satisfies RunFrame));
+    }
+  }
+
+  /**
+   * run.* frames go to every socket (batch=1 does not hold them). Frames that bracket stored
+   * messages first flush the batch sockets' pending messages, so they arrive in order.
+   */
+  private sendFrame(frame: RunFrame, flushMessages: boolean) {
+    if (this.host.isDead()) return;
+    if (flushMessages) this.host.fanout.flush();
+    this.host.fanout.sendAll(JSON.stringify(frame));
+  }
+
+  // ---- finishing --------------------------------------------------------------------------------
+
+  /**
+   * The end of a run: the reply (any non-empty text, also of a cancelled run) stored as the
+   * agent's message, the frames, the SSE end, D1, then the agent's queued follow-up, if any.
+   */
+  private async finish(live: LiveRun, o: { status: 'completed' | 'cancelled' | 'failed'; finish: FinishReason; usage: RunUsage | null; error?: Failure }) {
+    const { sql } = this.host;
+    const now = Date.now();
+    const dead = this.host.isDead();
+    this.flushDelta(live);
+    let replyId: string | null = null;
+    if (!dead && live.text !== '' && o.status !== 'failed') {
+      const stored = this.host.messages.insert({
+        message_id: newId(), sender_id: live.agentId, role: 'agent', content: live.text, created_at: now, client_id: null,
+      })!;
+      replyId = stored.message_id;
+      this.host.fanout.broadcast(store.messageJson(this.host.chatId(), stored));
+    }
+    // A deleted chat's runs end cancelled, saying why (its storage is deleted right after).
+    const code = o.error?.code ?? (dead ? 'chat_not_found' : null);
+    const msg = o.error?.msg ?? (dead ? 'The chat was deleted' : null);
+    const finalRow = sql
+      .exec<RunRow>(
+        `UPDATE runs SET status = ?, text = ?, reply_message_id = ?, input_tokens = ?, output_tokens = ?, finish_reason = ?,
+         error_code = ?, error_msg = ?, first_token_at = ?, finished_at = ?, d1_dirty = 1 WHERE run_id = ? RETURNING *`,
+        o.status, live.text, replyId, o.usage?.input_tokens ?? null, o.usage?.output_tokens ?? null, o.finish, code, msg, live.firstTokenAt, now, live.id,
+      )
+      .one();
+    const frame: RunFrame = o.status === 'failed'
+      ? { type: 'run.failed', run_id: live.id, code: code!, msg: msg! }
+      : { type: 'run.finished', run_id: live.id, status: o.status, usage: o.usage };
+    this.sendFrame(frame, true);
+    this.end(live, finalRow);
+    await live.d1;
+    await this.writeD1(live.id);
+    live.resolveDone();
+    if (!dead) this.startNext(live.agentId);
+  }
+
+  /** The SSE listeners get the last event and the run is no longer live here. */
+  private end(live: LiveRun, row: RunRow) {
+    const endId = String(row.text.length + 1);
+    for (const l of live.listeners) {
+      l.send(endId, this.endEvent(row));
+      l.end();
+    }
+    this.live.delete(live.id);
+  }
+
+  private endEvent(row: RunRow): RunEvent {
+    if (row.status === 'failed') return { type: 'error', run_id: row.run_id, code: row.error_code ?? 'model_error', msg: row.error_msg ?? '' };
+    return { type: 'end', run_id: row.run_id, status: row.status === 'cancelled' ? 'cancelled' : 'completed', message_id: row.reply_message_id, metadata: metadataOf(row) };
+  }
+
+  /** The agent's queued follow-up run, if any, starts now. */
+  private startNext(agentId: string) {
+    const next = this.liveRows(agentId).find((r) => r.status === 'queued');
+    if (!next || this.liveRows(agentId).some((r) => r.status === 'running')) return;
+    const live = this.live.get(next.run_id) ?? this.track(next, JSON.parse(next.agent) as RunAgent);
+    this.begin(live, next);
+  }
+
+  // ---- D1 ---------------------------------------------------------------------------------------
+
+  /** Writes the run's stored state to D1; a failure leaves it dirty for the alarm to retry. */
+  private async writeD1(runId: string): Promise<void> {
+    const row = this.row(runId);
+    if (!row) return;
+    try {
+      await upsertRun(getDb(this.host.env), d1Row(this.host.chatId(), row));
+      if (!this.host.isDead()) this.host.sql.exec('UPDATE runs SET d1_dirty = 0 WHERE run_id = ? AND status = ?', runId, row.status);
+    } catch (err) {
+      console.error(JSON.stringify({ msg: 'run row write failed', run_id: runId, error: String(err) }));
+      if (!this.host.isDead()) void this.host.alarmBy(Date.now() + D1_RETRY_MS);
+    }
+  }
+
+  // ---- control ----------------------------------------------------------------------------------
+
+  /** Cancels a live run: its model call is aborted and any partial text stored. Answers its final state. */
+  async cancel(runId: string): Promise<Result<{ outcome: RunOutcome }>> {
+    const row = this.row(runId);
+    if (!row) return fail('run_not_found');
+    if (row.status !== 'queued' && row.status !== 'running') return fail('run_not_active');
+    const live = this.live.get(runId);
+    if (row.status === 'running' && live) {
+      live.controller.abort('cancelled' satisfies AbortReason);
+      await live.done;
+    } else await this.endUnstarted(row, 'cancelled', null, null);
+    return { ok: true, outcome: this.outcomeOf(this.row(runId)!) };
+  }
+
+  /** A queued (or orphaned) run has no model call to abort: it just ends. */
+  private async endUnstarted(row: RunRow, status: 'cancelled' | 'failed', code: string | null, msg: string | null) {
+    const finalRow = this.host.sql
+      .exec<RunRow>(
+        `UPDATE runs SET status = ?, finish_reason = ?, error_code = ?, error_msg = ?, finished_at = ?, d1_dirty = 1 WHERE run_id = ? RETURNING *`,
+        status, status === 'cancelled' ? 'cancelled' : 'error', code, msg, Date.now(), row.run_id,
+      )
+      .one();
+    this.sendFrame(
+      status === 'failed' ? { type: 'run.failed', run_id: row.run_id, code: code!, msg: msg! } : { type: 'run.finished', run_id: row.run_id, status, usage: null },
+      true,
+    );
+    const live = this.live.get(row.run_id);
+    if (live) {
+      this.end(live, finalRow);
+      live.resolveDone();
+    }
+    await this.writeD1(row.run_id);
+  }
+
+  /** Waits for a run to end (the non-streaming chat route) and answers its outcome. */
+  async wait(runId: string): Promise<Result<{ outcome: RunOutcome }>> {
+    const live = this.live.get(runId);
+    if (live) await live.done;
+    const row = this.row(runId);
+    return row ? { ok: true, outcome: this.outcomeOf(row) } : fail('run_not_found');
+  }
+
+  outcomeOf(row: RunRow): RunOutcome {
+    return {
+      run_id: row.run_id,
+      chat_id: this.host.chatId(),
+      status: row.status,
+      message_id: row.reply_message_id,
+      text: row.text,
+      finished_at: row.finished_at === null ? null : iso(row.finished_at),
+      metadata: metadataOf(row),
+      error: row.error_code ? { code: row.error_code, msg: row.error_msg ?? '' } : null,
+    };
+  }
+
+  /**
+   * A run's Server-Sent Events from `lastEventId` on (ids are offsets into the reply text: `0` is
+   * `start`, a token's id is the text's length after it, the last event's is one more). A live
+   * run's listener then gets the rest as it happens; a finished run's stream ends at once.
+   */
+  events(runId: string, lastEventId: string | null): Result<{ stream: ReadableStream<Uint8Array> }> {
+    if (!this.row(runId)) return fail('run_not_found');
+    return { ok: true, stream: this.listen(runId, lastEventId) };
+  }
+
+  private listen(runId: string, lastEventId: string | null): ReadableStream<Uint8Array> {
+    const row = this.row(runId)!;
+    const live = this.live.get(runId);
+    const { readable, writable } = new TransformStream<Uint8Array, Uint8Array>();
+    const listener = new Listener(writable, this.host.cfg().sseKeepaliveMs, (l) => live?.listeners.delete(l));
+    const seen = lastEventId !== null && /^\d+$/.test(lastEventId) ? Number(lastEventId) : -1;
+    const text = live ? live.text : row.text;
+    const started = row.started_at !== null;
+    if (started && seen < 0) listener.send('0', this.startEvent(row));
+    if (started && text.length > Math.max(seen, 0)) listener.send(String(text.length), { type: 'token', content: text.slice(Math.max(seen, 0)) });
+    if (live) live.listeners.add(listener);
+    else {
+      listener.send(String(text.length + 1), this.endEvent(row));
+      listener.end();
+    }
+    return readable;
+  }
+
+  /**
+   * The alarm's part: orphaned runs (stored as running, unknown to this object: it was evicted
+   * or crashed mid-run) fail and the sockets hear it; a queued run whose agent is free starts;
+   * runs past their deadline are aborted; D1 writes that failed are retried. Returns when the
+   * alarm should fire next for runs, or null.
+   */
+  async maintain(now: number): Promise<number | null> {
+    for (const row of this.liveRows()) {
+      const live = this.live.get(row.run_id);
+      if (row.status === 'running' && !live) {
+        const f = fail('run_interrupted');
+        await this.endUnstarted(row, 'failed', f.code, f.msg);
+      } else if (live && row.deadline !== null && row.deadline <= now) live.controller.abort('timeout' satisfies AbortReason);
+    }
+    for (const row of this.liveRows()) if (row.status === 'queued') this.startNext(row.agent_id);
+    const dirty = this.host.sql.exec<{ run_id: string }>('SELECT run_id FROM runs WHERE d1_dirty = 1 AND status NOT IN (\'queued\', \'running\')').toArray();
+    for (const { run_id } of dirty) await this.writeD1(run_id);
+    const stillDirty = this.host.sql.exec('SELECT 1 FROM runs WHERE d1_dirty = 1 AND status NOT IN (\'queued\', \'running\') LIMIT 1').toArray().length > 0;
+    if (this.live.size > 0) return now + RUN_HEARTBEAT_MS;
+    return stillDirty ? now + D1_RETRY_MS : null;
+  }
+
+  /** The chat is being deleted (sockets already closed, storage not yet): every live run ends `cancelled`. */
+  async abortAll() {
+    const waits: Promise<void>[] = [];
+    for (const row of this.liveRows()) {
+      const live = this.live.get(row.run_id);
+      if (row.status === 'running' && live) {
+        live.controller.abort('deleted' satisfies AbortReason);
+        waits.push(live.done);
+      } else waits.push(this.endUnstarted(row, 'cancelled', 'chat_not_found', 'The chat was deleted'));
+    }
+    await Promise.all(waits);
+  }
+}
+
+function metadataOf(row: RunRow): RunMetadata {
+  const usage = usageOf(row);
+  const agent = JSON.parse(row.agent) as Partial<RunAgent>;
+  return {
+    model: agent.model?.name ?? '',
+    tokens_used: usage ? usage.input_tokens + usage.output_tokens : 0,
+    usage,
+    finish_reason: row.finish_reason,
+  };
+}
+
+/** The D1 mirror of a stored run. */
+function d1Row(chatId: string, r: RunRow) {
+  const agent = JSON.parse(r.agent) as Partial<RunAgent>;
+  return {
+    id: r.run_id,
+    userId: r.user_id,
+    agentId: r.agent_id,
+    chatId,
+    workspaceId: r.workspace_id,
+    status: r.status,
+    trigger: r.trigger,
+    replyToSeq: r.reply_to_seq,
+    replyMessageId: r.reply_message_id,
+    provider: agent.model?.provider ?? 'openai-compatible',
+    model: agent.model?.name ?? '',
+    inputTokens: r.input_tokens,
+    outputTokens: r.output_tokens,
+    finishReason: r.finish_reason,
+    errorCode: r.error_code,
+    errorMsg: r.error_msg,
+    createdAt: r.created_at,
+    startedAt: r.started_at,
+    firstTokenAt: r.first_token_at,
+    finishedAt: r.finished_at,
+    updatedAt: Date.now(),
+  };
+}
+
+/** The longest prefix of `text` within `max` UTF-8 bytes, never splitting a character. */
+function fitBytes(text: string, max: number): string {
+  if (max <= 0) return '';
+  let bytes = 0;
+  let end = 0;
+  for (const ch of text) {
+    const b = encoder.encode(ch).byteLength;
+    if (bytes + b > max) break;
+    bytes += b;
+    end += ch.length;
+  }
+  return text.slice(0, end);
+}

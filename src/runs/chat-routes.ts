@@ -1,0 +1,160 @@
+import { z } from '@hono/zod-openapi';
+import { agentParams } from '../agents/schemas';
+import { AGENT_NOT_FOUND } from '../agents/service';
+import { ChatMessage } from '../chats/schemas';
+import { CHAT_NOT_FOUND } from '../chats/service';
+import { createRouter, defineRoute, depsOf, errorResponse, jsonRequest, okJson, requiredString } from '../lib/router';
+import { WORKSPACE_NOT_FOUND } from '../workspaces/service';
+import { agentChatHistory, answerJson, awaitAnswer, cancelRun, runEvents, sseResponse, startAgentChat } from './agent-chat';
+import { runParams } from './schemas';
+import { RUN_NOT_FOUND } from './service';
+
+const chatBody = z
+  .object({
+    message: requiredString('Missing message parameter').openapi({ description: 'What the user says (at most MESSAGE_MAX_BYTES of UTF-8)' }),
+    session_id: z.string({ error: 'session_id must be a string' }).min(1).max(64).optional().openapi({ description: 'A chat of yours to continue (its `chat_id`)' }),
+    workspace_id: z
+      .string({ error: 'workspace_id must be a string' })
+      .min(1)
+      .max(64)
+      .optional()
+      .openapi({ description: 'Without `session_id`: the workspace for the new chat (default: your "Agent chats" workspace)' }),
+    stream: z.boolean({ error: 'stream must be a boolean' }).optional().openapi({ description: 'Answer with Server-Sent Events (default false)' }),
+    client_id: z
+      .string({ error: 'client_id must be a string of 1 to 128 characters' })
+      .min(1)
+      .max(128)
+      .optional()
+      .openapi({ description: 'Your id for this message: a retry with the same id answers the first attempt and stores nothing twice' }),
+  })
+  .openapi('AgentChatInput', { example: { message: 'What can you do?', stream: false } });
+
+const Metadata = z.object({
+  model: z.string(),
+  tokens_used: z.number().int(),
+  usage: z.object({ input_tokens: z.number().int(), output_tokens: z.number().int() }).nullable(),
+  finish_reason: z.enum(['stop', 'length', 'cancelled', 'error']).nullable(),
+});
+const Answer = z
+  .object({
+    id: z.string().nullable().openapi({ description: "The agent's reply message (null when the reply was empty)" }),
+    message: z.string(),
+    session_id: z.string().openapi({ description: 'The chat (`chat_id`) the conversation lives in' }),
+    timestamp: z.string().nullable(),
+    metadata: Metadata,
+    run_id: z.string(),
+    status: z.enum(['completed', 'cancelled']),
+  })
+  .openapi('AgentChatAnswer');
+
+const sse = (description: string) => ({ description, content: { 'text/event-stream': { schema: z.string() } } });
+const EVENTS =
+  'Each event is `id: <n>` and `data: <JSON>`: `{"type":"start","session_id","run_id","agent_id"}` (id 0), `{"type":"token","content"}` (id: the reply\'s length so far), then `{"type":"end","run_id","status","message_id","metadata"}` or `{"type":"error","run_id","code","msg"}`; a comment line (`: keep-alive`) after SSE_KEEPALIVE_MS without an event.';
+
+export const agentChatRoutes = createRouter()
+  .openapi(
+    defineRoute('bearer', {
+      method: 'post',
+      path: '/agents/{agent_id}/chat',
+      tags: ['Runs'],
+      summary: 'Talk to an agent (JSON, or streamed over SSE)',
+      operationId: 'chatWithAgent',
+      description:
+        `Stores \`message\` in a chat as yours and runs the agent on it (its system prompt and the chat's latest messages). \`session_id\` continues a chat of yours (the agent must be in its workspace: 409 \`agent_not_in_workspace\`); without it a new chat is made in \`workspace_id\` or your "Agent chats" workspace, and the agent joins it. Both turns are ordinary chat messages: every socket of the chat sees them. Without \`stream\` the answer comes when the run ends; a failed run is its error (502 \`model_error\`, 504 \`run_timeout\`, ...) with \`run_id\`, and your message stays stored. With \`"stream": true\` the answer is Server-Sent Events. ${EVENTS} The run goes on if you disconnect: re-attach with GET /runs/{run_id}/events. One run per agent per chat: 409 \`run_in_progress\`. No model configured: 503 \`model_unavailable\`.`,
+      request: { params: agentParams, body: jsonRequest(chatBody) },
+      responses: {
+        200: { description: 'The agent\'s answer (JSON), or its events (`"stream": true`)', content: { 'application/json': { schema: Answer }, 'text/event-stream': { schema: z.string() } } },
+        400: errorResponse('Missing JSON in request', 'Missing message parameter', 'Content must be non-empty and at most MESSAGE_MAX_BYTES bytes'),
+        404: errorResponse(AGENT_NOT_FOUND, CHAT_NOT_FOUND, WORKSPACE_NOT_FOUND),
+        409: errorResponse("The agent is not in this chat's workspace", 'The agent is already answering in this chat', 'The agent is stopped; start it first'),
+        502: errorResponse('The model endpoint failed'),
+        503: errorResponse('No model endpoint is configured: set LLM_BASE_URL'),
+        504: errorResponse('The run took longer than LLM_MAX_RUN_MS'),
+      },
+    }),
+    async (c) => {
+      const b = c.req.valid('json');
+      const deps = depsOf(c);
+      const run = await startAgentChat(deps, c.get('user'), c.req.valid('param').agent_id, {
+        message: b.message,
+        sessionId: b.session_id,
+        workspaceId: b.workspace_id,
+        stream: b.stream === true,
+        clientId: b.client_id,
+      });
+      if (run.stream) return sseResponse(run.stream);
+      return c.json(answerJson(await awaitAnswer(deps.env, run)), 200);
+    },
+  )
+  .openapi(
+    defineRoute('bearer', {
+      method: 'get',
+      path: '/agents/{agent_id}/chat/history',
+      tags: ['Runs'],
+      summary: 'The messages of a conversation with an agent, newest first',
+      operationId: 'agentChatHistory',
+      description:
+        'The messages of the chat `session_id` (yours; every role, every sender), newest first, `limit` at a time (1-100, default 50); `before` is an exclusive `seq` (pass `next_before` for the next page, null at the oldest). 404 `Agent not found` or `Chat not found`.',
+      request: {
+        params: agentParams,
+        query: z.object({
+          session_id: requiredString('Missing session_id parameter').openapi({ param: { name: 'session_id', in: 'query' }, example: 'chat-id' }),
+          limit: z.coerce
+            .number({ error: 'limit must be an integer between 1 and 100' })
+            .int({ error: 'limit must be an integer between 1 and 100' })
+            .min(1, { error: 'limit must be an integer between 1 and 100' })
+            .max(100, { error: 'limit must be an integer between 1 and 100' })
+            .default(50),
+          before: z.coerce
+            .number({ error: 'before must be a positive integer' })
+            .int({ error: 'before must be a positive integer' })
+            .min(1, { error: 'before must be a positive integer' })
+            .optional(),
+        }),
+      },
+      responses: {
+        200: okJson(z.object({ messages: z.array(ChatMessage), next_before: z.number().int().nullable() })),
+        400: errorResponse('Missing session_id parameter', 'limit must be an integer between 1 and 100', 'before must be a positive integer'),
+        404: errorResponse(AGENT_NOT_FOUND, CHAT_NOT_FOUND),
+      },
+    }),
+    async (c) => {
+      const q = c.req.valid('query');
+      const h = await agentChatHistory(depsOf(c), c.get('user').id, c.req.valid('param').agent_id, { sessionId: q.session_id, limit: q.limit, before: q.before });
+      return c.json(h, 200);
+    },
+  )
+  .openapi(
+    defineRoute('bearer', {
+      method: 'get',
+      path: '/runs/{run_id}/events',
+      tags: ['Runs'],
+      summary: "Re-attach to a run's events (SSE)",
+      operationId: 'runEvents',
+      description: `The run's Server-Sent Events, from the start or after \`Last-Event-ID\` (the id of the last event you received): the text you missed comes as one \`token\` event, then the live ones; a finished run's stream ends with its \`end\` or \`error\` event at once. ${EVENTS} 404 \`Run not found\`.`,
+      request: { params: runParams, headers: z.object({ 'last-event-id': z.string().optional() }) },
+      responses: { 200: sse('The run\'s events'), 404: errorResponse(RUN_NOT_FOUND) },
+    }),
+    async (c) => sseResponse(await runEvents(depsOf(c), c.get('user').id, c.req.valid('param').run_id, c.req.header('last-event-id') ?? null)),
+  )
+  .openapi(
+    defineRoute('bearer', {
+      method: 'post',
+      path: '/runs/{run_id}/cancel',
+      tags: ['Runs'],
+      summary: 'Cancel a live run',
+      operationId: 'cancelRun',
+      description:
+        'Aborts the run\'s model call; the run ends `cancelled` and any text it had written is stored as the agent\'s message. Answers `{"run_id", "status", "message_id", "message"}` once it has ended. A finished run is 409 `run_not_active`; another user\'s or an unknown run is 404 `Run not found`.',
+      request: { params: runParams },
+      responses: {
+        200: okJson(z.object({ run_id: z.string(), status: z.string(), message_id: z.string().nullable(), message: z.string() })),
+        404: errorResponse(RUN_NOT_FOUND),
+        409: errorResponse('The run has already finished'),
+      },
+    }),
+    async (c) => {
+      const o = await cancelRun(depsOf(c), c.get('user').id, c.req.valid('param').run_id);
+      return c.json({ run_id: o.run_id, status: o.status, message_id: o.message_id, message: o.text }, 200);
+    },
+  );

@@ -1,0 +1,99 @@
+import { z } from '@hono/zod-openapi';
+import { runs } from '../db/schema';
+import { RUN_STATUSES } from '../durable/protocol';
+import { pageQuery } from '../lib/pagination';
+import { iso, isoOrNull } from '../lib/time';
+import type { RunRow } from './queries';
+
+/** The runs area's request and response schemas, and its one serializer. */
+
+export const RUN_TRIGGERS = runs.trigger.enumValues;
+export const STATUS_ERROR = `status must be one of ${RUN_STATUSES.join(', ')}`;
+
+const q = (name: string, example?: string) => ({ param: { name, in: 'query' as const }, ...(example ? { example } : {}) });
+const EXAMPLE_ID = '0198f3a2-7c4e-7b1a-9d2e-3f4a5b6c7d8e';
+
+export const listRunsQuery = pageQuery.extend({
+  agent_id: z.string().optional().openapi({ ...q('agent_id'), description: 'Only this agent\'s runs' }),
+  chat_id: z.string().optional().openapi({ ...q('chat_id'), description: 'Only the runs in this chat' }),
+  status: z.enum(RUN_STATUSES, { error: STATUS_ERROR }).optional().openapi({ ...q('status', 'completed'), description: '`queued` and `running` are live' }),
+});
+
+export const runParams = z.object({ run_id: z.string().openapi({ param: { name: 'run_id', in: 'path' }, example: EXAMPLE_ID }) });
+
+const ms = (description: string) => z.number().int().nullable().openapi({ description });
+const time = (description: string) => z.string().nullable().openapi({ description, format: 'date-time' });
+
+export const Run = z
+  .object({
+    run_id: z.string(),
+    agent_id: z.string(),
+    chat_id: z.string(),
+    workspace_id: z.string(),
+    status: z.enum(RUN_STATUSES).openapi({ description: '`queued` and `running` are live; `completed`, `failed` and `cancelled` are final' }),
+    trigger: z.enum(RUN_TRIGGERS).openapi({ description: '`http`: POST /agents/{agent_id}/chat; `message`: a message in the chat; `code`: a process or workflow' }),
+    reply_to_seq: z.number().int().nullable().openapi({ description: 'The `seq` of the chat message it answers' }),
+    reply_message_id: z.string().nullable().openapi({ description: 'The agent\'s stored reply, once there is one' }),
+    model: z.object({ provider: z.string(), name: z.string() }),
+    usage: z
+      .object({ input_tokens: z.number().int(), output_tokens: z.number().int() })
+      .nullable()
+      .openapi({ description: 'Tokens as the model reported them; null when it reported none' }),
+    finish_reason: z.string().nullable().openapi({ description: '`stop`, `length`, `cancelled` or `error`; null while live' }),
+    error: z
+      .object({ code: z.string().openapi({ description: 'A code of docs/errors.md ("Agent runs and the model")' }), msg: z.string() })
+      .nullable()
+      .openapi({ description: 'Why a `failed` run failed; null otherwise' }),
+    created_at: z.string().openapi({ format: 'date-time' }),
+    started_at: time('When the model call began'),
+    first_token_at: time('When the first token arrived'),
+    finished_at: time('When it reached its final state'),
+    timings: z.object({
+      time_to_first_token_ms: ms('first_token_at - started_at'),
+      duration_ms: ms('finished_at - started_at'),
+    }),
+  })
+  .openapi('Run', {
+    example: {
+      run_id: '0198f3a2-9b10-7c3d-8e4f-5a6b7c8d9e0f',
+      agent_id: EXAMPLE_ID,
+      chat_id: '0198f3a2-8a00-7d1e-9f2a-3b4c5d6e7f80',
+      workspace_id: '0198f3a2-6b00-7a1b-8c2d-3e4f5a6b7c8d',
+      status: 'completed',
+      trigger: 'message',
+      reply_to_seq: 12,
+      reply_message_id: '0198f3a2-9c20-7e4f-8a5b-6c7d8e9f0a1b',
+      model: { provider: 'openai-compatible', name: 'gpt-4o-mini' },
+      usage: { input_tokens: 412, output_tokens: 96 },
+      finish_reason: 'stop',
+      error: null,
+      created_at: '2027-03-01T09:30:00.000Z',
+      started_at: '2027-03-01T09:30:00.020Z',
+      first_token_at: '2027-03-01T09:30:00.480Z',
+      finished_at: '2027-03-01T09:30:02.100Z',
+      timings: { time_to_first_token_ms: 460, duration_ms: 2080 },
+    },
+  });
+
+const between = (from: number | null, to: number | null) => (from === null || to === null ? null : to - from);
+
+/** The API's view of a run row: ISO times, nulls where unknown. */
+export const runJson = (r: RunRow): z.infer<typeof Run> => ({
+  run_id: r.id,
+  agent_id: r.agentId,
+  chat_id: r.chatId,
+  workspace_id: r.workspaceId,
+  status: r.status,
+  trigger: r.trigger,
+  reply_to_seq: r.replyToSeq,
+  reply_message_id: r.replyMessageId,
+  model: { provider: r.provider, name: r.model },
+  usage: r.inputTokens === null && r.outputTokens === null ? null : { input_tokens: r.inputTokens ?? 0, output_tokens: r.outputTokens ?? 0 },
+  finish_reason: r.finishReason,
+  error: r.errorCode === null ? null : { code: r.errorCode, msg: r.errorMsg ?? '' },
+  created_at: iso(r.createdAt),
+  started_at: isoOrNull(r.startedAt),
+  first_token_at: isoOrNull(r.firstTokenAt),
+  finished_at: isoOrNull(r.finishedAt),
+  timings: { time_to_first_token_ms: between(r.startedAt, r.firstTokenAt), duration_ms: between(r.startedAt, r.finishedAt) },
+});
