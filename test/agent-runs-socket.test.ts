@@ -278,3 +278,32 @@ describe("the chat's default agent", () => {
     expect((await client.next()).type).toBe('pong');
   });
 });
+
+describe("the D1 mirror of a run", () => {
+  it('a failed D1 write leaves the run dirty in the object, and its alarm writes it later (fault injection: D1 refuses run rows for a while)', async () => {
+    const { user, workspaceId, chatId } = await chatOwner('d1retry');
+    const agentId = await agentOf(user, workspaceId);
+    // Fault injection, said plainly: env.DB.prepare throws for statements writing the runs table.
+    const realPrepare = env.DB.prepare;
+    env.DB.prepare = function (query: string) {
+      if (/insert into "runs"/i.test(query)) throw new Error('D1 is unavailable (injected)');
+      return realPrepare.call(this, query);
+    };
+    let answer;
+    const log = console.error;
+    console.error = () => {};
+    try {
+      answer = await call('POST', `/agents/${agentId}/chat`, { token: user.token, body: { message: 'hello', session_id: chatId } });
+    } finally {
+      env.DB.prepare = realPrepare;
+      console.error = log;
+    }
+    expect(answer.status, answer.text).toBe(200);
+    expect((await call('GET', `/runs/${answer.json.run_id}`, { token: user.token })).status).toBe(404);
+    const stub = env.CHAT_ROOM.get(env.CHAT_ROOM.idFromName(chatId));
+    expect(await runDurableObjectAlarm(stub)).toBe(true);
+    const run = await call('GET', `/runs/${answer.json.run_id}`, { token: user.token });
+    expect(run.status).toBe(200);
+    expect(run.json.run).toMatchObject({ status: 'completed', reply_message_id: answer.json.id });
+  });
+});

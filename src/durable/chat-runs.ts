@@ -119,6 +119,8 @@ export interface StartRunInput {
   /** A message to store first (the HTTP route's, or code's); a chat message's run replies to `replyToSeq`. */
   message?: { content: string; role: 'user' | 'system'; clientId?: string | null };
   replyToSeq?: number | null;
+  /** The agent and workspace, already read and checked by the caller (the HTTP route) with loadRunAgent. */
+  preloaded?: { agent: RunAgent; workspaceId: string };
   /** Answer with the run's Server-Sent Events. */
   stream?: boolean;
 }
@@ -274,7 +276,9 @@ export class Runs {
       const joined = this.joinByClientId(input);
       if (joined) return joined;
     }
-    const loaded = await loadRunAgent(getDb(this.host.env), chatId, input.agentId);
+    const loaded = input.preloaded
+      ? { chat: { ownerId: input.userId, workspaceId: input.preloaded.workspaceId }, agent: input.preloaded.agent, failure: undefined }
+      : await loadRunAgent(getDb(this.host.env), chatId, input.agentId);
     if (this.host.isDead() || !loaded.chat || loaded.chat.ownerId !== input.userId) return fail('chat_not_found');
     const chat = loaded.chat;
     const refuse = (f: Failure): Result<{ run: StartedRun }> => (input.trigger === 'message' ? this.failedAtAdmission(input, chat.workspaceId, f) : f);
@@ -429,12 +433,13 @@ export class Runs {
     const now = Date.now();
     const deadline = now + cfg.llm.maxRunMs;
     this.host.sql.exec("UPDATE runs SET status = 'running', started_at = ?, deadline = ?, d1_dirty = 1 WHERE run_id = ?", now, deadline, row.run_id);
-    live.d1 = this.writeD1(row.run_id);
     this.sendFrame({ type: 'run.started', run_id: row.run_id, agent_id: row.agent_id, reply_to_seq: row.reply_to_seq }, true);
     for (const l of live.listeners) l.send('0', this.startEvent(row));
-    void this.host.alarmBy(Math.min(deadline, now + RUN_HEARTBEAT_MS));
     const timer = setTimeout(() => live.controller.abort('timeout' satisfies AbortReason), cfg.llm.maxRunMs);
-    void this.execute(live, row).finally(() => clearTimeout(timer));
+    // The model call first: everything else here (D1, the alarm) happens while it is on its way.
+    void this.execute(live, { ...row, status: 'running', started_at: now, deadline }).finally(() => clearTimeout(timer));
+    live.d1 = this.writeD1(row.run_id);
+    void this.host.alarmBy(Math.min(deadline, now + RUN_HEARTBEAT_MS));
   }
 
   private startEvent(row: RunRow): RunEvent {

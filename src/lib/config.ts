@@ -57,6 +57,36 @@ const baseUrl = () =>
     .transform((u) => u.replace(/\/+$/, ''))
     .prefault('');
 
+/** MODEL_PRICES: a JSON object of `{"<model>": {"input": usd, "output": usd}}` (per 1M tokens). */
+const price = z.number().finite().min(0).max(10_000);
+const prices = (fallback: string) =>
+  z
+    .string({ error: 'must be a JSON object of {"<model>": {"input": <USD per 1M tokens>, "output": <USD per 1M tokens>}}' })
+    .transform((s, ctx) => {
+      const error = 'must be a JSON object of {"<model>": {"input": <USD per 1M tokens>, "output": <USD per 1M tokens>}}';
+      let json: unknown;
+      try {
+        json = JSON.parse(s);
+      } catch {
+        ctx.addIssue({ code: 'custom', message: error });
+        return z.NEVER;
+      }
+      const parsed = z.record(z.string().min(1), z.object({ input: price, output: price }).strict()).safeParse(json);
+      if (parsed.success) return parsed.data;
+      ctx.addIssue({ code: 'custom', message: error });
+      return z.NEVER;
+    })
+    .prefault(fallback);
+
+/** A USD amount (up to 1,000,000), or empty for none. */
+const usd = (fallback: string) =>
+  z
+    .string({ error: 'must be an amount in USD, or empty' })
+    .trim()
+    .regex(/^(\d{1,7}(\.\d{1,6})?)?$/, { error: 'must be an amount in USD such as 10 or 2.50, or empty' })
+    .transform((s) => (s === '' ? null : Number(s)))
+    .prefault(fallback);
+
 const MiB = 1024 * 1024;
 // scrypt needs 128·N·r bytes per hash; src/auth/password.ts's SCRYPT_MAX_MEMORY_BYTES (a test holds them equal).
 export const SCRYPT_MAX_MEMORY = 64 * MiB;
@@ -110,6 +140,13 @@ export const varsSchema = z.object({
   RUN_DELTA_WINDOW_MS: int(50, 0, 5000),
   RUN_CHECKPOINT_MS: int(1000, 1, 60_000),
   SSE_KEEPALIVE_MS: int(15_000, 1, 300_000),
+  // What models cost (src/cost/pricing.ts): USD per 1M input and output tokens, by model name.
+  MODEL_PRICES: prices('{"gpt-4o-mini":{"input":0.15,"output":0.6}}'),
+  // The operator's allow-list of model names (comma-separated; "*": any); empty: only LLM_MODEL.
+  LLM_MODELS: z.string({ error: 'must be a comma-separated list of model names, or *' }).transform((s) => s.split(',').map((m) => m.trim()).filter(Boolean)).prefault(''),
+  // Every user's monthly spend ceiling in USD, whatever their own budget says; empty: none.
+  USER_MONTHLY_LIMIT_USD: usd('10'),
+  AGENT_MAX_OUTPUT_TOKENS: int(4096, 1, 1_000_000),
 });
 
 const secret = z.string({ error: 'is not set (wrangler secret put, or .dev.vars locally)' }).min(32, { error: 'must be at least 32 characters' });
@@ -178,6 +215,13 @@ const toConfig = (v: z.output<typeof schema>) => ({
   runDeltaWindowMs: v.RUN_DELTA_WINDOW_MS,
   runCheckpointMs: v.RUN_CHECKPOINT_MS,
   sseKeepaliveMs: v.SSE_KEEPALIVE_MS,
+  cost: {
+    prices: v.MODEL_PRICES,
+    /** null: any model; else the allowed names (LLM_MODEL alone when LLM_MODELS is empty). */
+    allowedModels: v.LLM_MODELS.includes('*') ? null : v.LLM_MODELS.length ? v.LLM_MODELS : [v.LLM_MODEL],
+    userMonthlyLimitMicros: v.USER_MONTHLY_LIMIT_USD === null ? null : Math.round(v.USER_MONTHLY_LIMIT_USD * 1_000_000),
+    maxOutputTokens: v.AGENT_MAX_OUTPUT_TOKENS,
+  },
 });
 
 export type Config = ReturnType<typeof toConfig>;

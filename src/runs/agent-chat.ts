@@ -2,12 +2,14 @@ import { v5 } from 'uuid';
 import { ownAgent } from '../agents/service';
 import { addWorkspaceAgent } from '../agents/queries';
 import { chatRoom, chatFailure, unwrap } from '../chats/room';
-import { ownChat } from '../chats/service';
+import { CHAT_NOT_FOUND, ownChat } from '../chats/service';
 import { insertChat } from '../chats/queries';
 import type { Db } from '../db/client';
 import type { RunOutcome, StartedRun } from '../durable/chat-runs';
+import { fail } from '../durable/protocol';
+import { loadRunAgent, runAgentOf, type RunAgent } from '../durable/run-agent';
 import { config } from '../lib/config';
-import { ApiError } from '../lib/errors';
+import { ApiError, notFound } from '../lib/errors';
 import { newId } from '../lib/ids';
 import type { AuthUser, DataDeps } from '../lib/types';
 import { insertWorkspaceIfAbsent } from '../workspaces/queries';
@@ -51,24 +53,34 @@ export interface AgentChatInput {
  * `workspaceId`, or the user's "Agent chats" workspace, which the agent joins).
  */
 export async function startAgentChat(deps: DataDeps, user: AuthUser, agentId: string, input: AgentChatInput): Promise<StartedRun> {
-  const agent = await ownAgent(deps.db, user.id, agentId);
   requireModel(deps.env);
-  // Checked again by the object; here so that a stopped agent leaves no empty chat behind.
-  if (agent.status === 'offline') throw new ApiError(409, 'agent_offline', 'The agent is stopped; start it first');
   let chatId: string;
-  if (input.sessionId !== undefined) chatId = (await ownChat(deps.db, user.id, input.sessionId)).id;
-  else {
+  let preloaded: { agent: RunAgent; workspaceId: string };
+  if (input.sessionId !== undefined) {
+    // One D1 read for the chat, the agent and the membership (on the way to the first token); the
+    // object trusts it rather than reading again.
+    const loaded = await loadRunAgent(deps.db, input.sessionId, agentId);
+    if (!loaded.chat || loaded.chat.ownerId !== user.id) throw notFound(CHAT_NOT_FOUND, 'chat_not_found');
+    if (!loaded.agent) throw chatFailure(loaded.failure);
+    chatId = input.sessionId;
+    preloaded = { agent: loaded.agent, workspaceId: loaded.chat.workspaceId };
+  } else {
+    const agent = await ownAgent(deps.db, user.id, agentId);
+    // Here, so that a stopped agent leaves no empty chat behind.
+    if (agent.status === 'offline') throw chatFailure(fail('agent_offline'));
     const workspaceId = input.workspaceId !== undefined ? (await ownWorkspace(deps.db, user.id, input.workspaceId)).id : await agentChatsWorkspace(deps.db, user.id);
     const now = Date.now();
     await addWorkspaceAgent(deps.db, workspaceId, agent.id, now);
     chatId = (await insertChat(deps.db, { id: newId(), workspaceId, ownerId: user.id, title: `Chat with ${agent.name}`.slice(0, 200), now }))!.id; // null only with an agentId
+    preloaded = { agent: runAgentOf(agent), workspaceId };
   }
   const started = await chatRoom(deps.env, chatId).startRun(chatId, {
-    agentId: agent.id,
+    agentId,
     userId: user.id,
     trigger: 'http',
     message: { content: input.message, role: 'user', clientId: input.clientId ?? null },
     stream: input.stream,
+    preloaded,
   });
   return unwrap(started).run;
 }
