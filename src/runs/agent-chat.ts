@@ -60,7 +60,10 @@ export async function startAgentChat(deps: DataDeps, user: AuthUser, agentId: st
     // One D1 read for the chat, the agent and the membership (on the way to the first token); the
     // object trusts it rather than reading again.
     const loaded = await loadRunAgent(deps.db, input.sessionId, agentId);
-    if (!loaded.chat || loaded.chat.ownerId !== user.id) throw notFound(CHAT_NOT_FOUND, 'chat_not_found');
+    if (!loaded.chat || loaded.chat.ownerId !== user.id) {
+      await ownAgent(deps.db, user.id, agentId); // the agent's 404 first, as without session_id
+      throw notFound(CHAT_NOT_FOUND, 'chat_not_found');
+    }
     if (!loaded.agent) throw chatFailure(loaded.failure);
     chatId = input.sessionId;
     preloaded = { agent: loaded.agent, workspaceId: loaded.chat.workspaceId };
