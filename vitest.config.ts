@@ -41,6 +41,8 @@ export default defineConfig(async () => ({
           // test/global-setup.ts); its requests pass through the receiver below to the network.
           LLM_BASE_URL: `${inject('modelServerUrl')}/v1`,
           MODEL_SERVER_URL: inject('modelServerUrl'),
+          // Tests name models freely (test/cost-*.test.ts set the allow-list they test).
+          LLM_MODELS: '*',
         },
         // Webhook tests: the Worker's outbound fetch() goes to a real local receiver (an auxiliary
         // worker) that records each call; tests read the record through WEBHOOK_RECEIVER.

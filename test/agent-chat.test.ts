@@ -18,6 +18,7 @@ describe('POST /agents/{agent_id}/chat (JSON)', () => {
     expect(res.status, res.text).toBe(200);
     expect(res.json).toMatchObject({ message: 'Hello there, friend.', status: 'completed', metadata: { model: 'gpt-4o-mini', finish_reason: 'stop' } });
     expect(res.json.metadata.tokens_used).toBeGreaterThan(0);
+    expect(res.json.metadata.cost).toBeGreaterThan(0); // gpt-4o-mini is in MODEL_PRICES' default (test/cost-runs.test.ts checks the arithmetic)
     expect(typeof res.json.id).toBe('string');
     expect(Date.parse(res.json.timestamp)).toBeGreaterThan(0);
 
@@ -36,7 +37,9 @@ describe('POST /agents/{agent_id}/chat (JSON)', () => {
 
     const run = await call('GET', `/runs/${res.json.run_id}`, { token: user.token });
     expect(run.json.run).toMatchObject({ status: 'completed', agent_id: agentId, chat_id: res.json.session_id, trigger: 'http', reply_message_id: res.json.id, error: null });
+    expect(run.json.run.usage).toMatchObject({ estimated: false });
     expect(run.json.run.usage.output_tokens).toBeGreaterThan(0);
+    expect(run.json.run.cost).toMatchObject({ usd: res.json.metadata.cost, unpriced: false, estimated: false });
     expect(run.json.run.timings.time_to_first_token_ms).toBeGreaterThanOrEqual(0);
 
     // A second conversation without session_id reuses the one Agent chats workspace.
@@ -66,6 +69,7 @@ describe('POST /agents/{agent_id}/chat (JSON)', () => {
       { role: 'user', content: mock({ echo: true, tag }) },
     ]);
     const [req] = await modelRequests(tag);
+    // max_tokens: the agent's 50, under AGENT_MAX_OUTPUT_TOKENS (test/cost-runs.test.ts tests the cap).
     expect(req.body).toMatchObject({ model: 'ctx-model', temperature: 0.3, max_tokens: 50, stream: true });
   });
 

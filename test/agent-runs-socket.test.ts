@@ -1,6 +1,9 @@
 import { abortAllDurableObjects, runDurableObjectAlarm } from 'cloudflare:test';
 import { env } from 'cloudflare:workers';
+import { eq } from 'drizzle-orm';
 import { describe, expect, it } from 'vitest';
+import { getDb } from '../src/db/client';
+import { budgetAlerts, budgets, usageEntries } from '../src/db/schema';
 import type { RunFrame, ServerFrame } from '../src/durable/protocol';
 import { chatOwner, type ChatClient, connect, messageString } from './chat-helpers';
 import { call, withVars } from './helpers';
@@ -300,10 +303,47 @@ describe("the D1 mirror of a run", () => {
     }
     expect(answer.status, answer.text).toBe(200);
     expect((await call('GET', `/runs/${answer.json.run_id}`, { token: user.token })).status).toBe(404);
+    // The run's end is one batch: its ledger row did not go in without the row either.
+    const ledger = () => getDb(env).select().from(usageEntries).where(eq(usageEntries.runId, answer.json.run_id));
+    expect(await ledger()).toEqual([]);
     const stub = env.CHAT_ROOM.get(env.CHAT_ROOM.idFromName(chatId));
     expect(await runDurableObjectAlarm(stub)).toBe(true);
     const run = await call('GET', `/runs/${answer.json.run_id}`, { token: user.token });
     expect(run.status).toBe(200);
     expect(run.json.run).toMatchObject({ status: 'completed', reply_message_id: answer.json.id });
+    expect(await ledger()).toMatchObject([{ id: `${answer.json.run_id}:1`, costMicros: run.json.run.cost.micro_usd }]);
+  });
+
+  it("a write whose answer was lost is written again by the alarm, and adds nothing twice (fault injection: D1's batch applies, then throws)", async () => {
+    const { user, workspaceId, chatId } = await chatOwner('d1twice');
+    const agentId = await agentOf(user, workspaceId);
+    await getDb(env).insert(budgets).values({ userId: user.userId, monthlyLimitMicros: 1, alertThresholds: '[0.5, 1]', updatedAt: Date.now() });
+    // Fault injection, said plainly: env.DB.batch (the run's end: its row, its ledger rows, the
+    // thresholds it crossed) does its work and then throws, as if the answer never came back.
+    const realBatch = env.DB.batch;
+    env.DB.batch = async function (this: D1Database, statements: D1PreparedStatement[]) {
+      await realBatch.call(this, statements);
+      throw new Error('the answer was lost (injected)');
+    } as typeof realBatch;
+    let answer;
+    const log = console.error;
+    console.error = () => {};
+    try {
+      answer = await call('POST', `/agents/${agentId}/chat`, { token: user.token, body: { message: 'hello', session_id: chatId } });
+    } finally {
+      env.DB.batch = realBatch;
+      console.error = log;
+    }
+    expect(answer.status, answer.text).toBe(200);
+    const ledger = () => getDb(env).select().from(usageEntries).where(eq(usageEntries.userId, user.userId));
+    const alerts = () => getDb(env).select().from(budgetAlerts).where(eq(budgetAlerts.userId, user.userId));
+    const [written, crossed] = [await ledger(), await alerts()];
+    expect(written).toHaveLength(1);
+    expect(crossed.map((a) => a.threshold).sort()).toEqual([0.5, 1]);
+    const stub = env.CHAT_ROOM.get(env.CHAT_ROOM.idFromName(chatId));
+    expect(await runDurableObjectAlarm(stub)).toBe(true); // the run was still dirty: written again
+    expect(await ledger()).toEqual(written);
+    expect(await alerts()).toEqual(crossed);
+    expect((await call('GET', `/runs/${answer.json.run_id}`, { token: user.token })).json.run.cost.micro_usd).toBe(written[0].costMicros);
   });
 });

@@ -66,7 +66,8 @@ describe('GET /runs/{run_id}', () => {
         reply_to_seq: 12,
         reply_message_id: row.replyMessageId,
         model: { provider: 'openai-compatible', name: 'gpt-4o-mini' },
-        usage: { input_tokens: 412, output_tokens: 96 },
+        usage: { input_tokens: 412, output_tokens: 96, estimated: false },
+        cost: null,
         finish_reason: 'stop',
         error: null,
         created_at: '2027-03-01T09:30:00.000Z',
@@ -88,6 +89,7 @@ describe('GET /runs/{run_id}', () => {
       reply_to_seq: null,
       reply_message_id: null,
       usage: null,
+      cost: null,
       finish_reason: null,
       error: null,
       started_at: null,
@@ -99,7 +101,7 @@ describe('GET /runs/{run_id}', () => {
     const failed = await seedRun(o, { status: 'failed', errorCode: 'model_error', errorMsg: 'The model endpoint failed', finishedAt: Date.now() + 5, outputTokens: 3 });
     const f = (await call('GET', `/runs/${failed.id}`, { token: o.user.token })).json.run;
     expect(f.error).toEqual({ code: 'model_error', msg: 'The model endpoint failed' });
-    expect(f.usage).toEqual({ input_tokens: 0, output_tokens: 3 });
+    expect(f.usage).toEqual({ input_tokens: 0, output_tokens: 3, estimated: false });
     expect(f.timings).toEqual({ time_to_first_token_ms: null, duration_ms: 5 });
   });
 

@@ -60,13 +60,16 @@ const CONNECT_REFUSALS = marked({
   run_in_progress: 0,
   model_unavailable: 0,
   model_error: 0,
+  model_not_allowed: 0,
+  budget_exceeded: 0,
   run_timeout: 0,
   run_interrupted: 0,
 } satisfies Record<FailureCode, 0 | 1>);
 /**
  * 1: a run.failed frame may carry it (src/durable/chat-runs.ts: a refusal at admission of a chat
- * message's run, or the run's own failure). run_in_progress is the HTTP route's alone (a chat
- * message to a busy agent queues a follow-up run); a deleted chat's runs end cancelled.
+ * message's run, or the run's own failure; model_not_allowed and budget_exceeded also when a
+ * queued follow-up run is admitted again as it starts). run_in_progress is the HTTP route's alone
+ * (a chat message to a busy agent queues a follow-up run); a deleted chat's runs end cancelled.
  */
 const RUN_FAILED_CODES = marked({
   agent_not_found: 1,
@@ -74,6 +77,8 @@ const RUN_FAILED_CODES = marked({
   agent_offline: 1,
   model_unavailable: 1,
   model_error: 1,
+  model_not_allowed: 1,
+  budget_exceeded: 1,
   run_timeout: 1,
   run_interrupted: 1,
   run_not_found: 0,

@@ -1,6 +1,6 @@
 import type { Db } from '../db/client';
 import { config } from '../lib/config';
-import { notFound } from '../lib/errors';
+import { badRequest, notFound } from '../lib/errors';
 import { newId } from '../lib/ids';
 import { owned } from '../lib/ownership';
 import { page } from '../lib/pagination';
@@ -47,8 +47,33 @@ async function viewOf(db: Db, a: AgentRow) {
   return agentView(a, (await agentsWithLiveRuns(db, [a.id])).has(a.id));
 }
 
-const modelJson = (env: Env, m: ModelInput | undefined) =>
-  JSON.stringify({ ...m, provider: m?.provider ?? PROVIDERS[0], name: m?.name ?? config(env).llm.model });
+const modelJson = (env: Env, m: ModelInput | undefined) => JSON.stringify(allowedModel(env, m));
+
+/**
+ * The operator's ceiling on a model an agent asks for (README "Costs and budgets"): its name in
+ * LLM_MODELS (empty: LLM_MODEL alone) and its max_tokens within AGENT_MAX_OUTPUT_TOKENS, else 400.
+ */
+function allowedModel(env: Env, m: ModelInput | undefined) {
+  const cfg = config(env);
+  const model = { ...m, provider: m?.provider ?? PROVIDERS[0], name: m?.name ?? cfg.llm.model };
+  const allowed = cfg.cost.allowedModels;
+  if (allowed && !allowed.includes(model.name)) {
+    throw badRequest(`Model ${model.name} is not allowed here; allowed: ${allowed.join(', ')}`, 'model_not_allowed');
+  }
+  if (model.max_tokens !== undefined && model.max_tokens > cfg.cost.maxOutputTokens) {
+    throw badRequest(`model.max_tokens must be at most ${cfg.cost.maxOutputTokens} (AGENT_MAX_OUTPUT_TOKENS)`, 'validation_error');
+  }
+  return model;
+}
+
+/** A package's model as an installed agent's: a name the operator does not allow becomes LLM_MODEL, max_tokens is capped. */
+function installedModel(env: Env, m: { name: string; temperature?: number; top_p?: number; max_tokens?: number }) {
+  const cfg = config(env);
+  const allowed = cfg.cost.allowedModels;
+  const name = !allowed || allowed.includes(m.name) ? m.name : cfg.llm.model;
+  const max_tokens = m.max_tokens === undefined ? undefined : Math.min(m.max_tokens, cfg.cost.maxOutputTokens);
+  return JSON.stringify({ ...m, provider: PROVIDERS[0], name, ...(max_tokens === undefined ? {} : { max_tokens }) });
+}
 
 function columns(env: Env, b: AgentPatch): Partial<AgentValues> {
   const out: Partial<AgentValues> = {};
@@ -65,7 +90,7 @@ function columns(env: Env, b: AgentPatch): Partial<AgentValues> {
 
 /** Every column a whole body sets, optional fields at their defaults. */
 const wholeColumns = (env: Env, b: AgentBody): AgentValues =>
-  ({ model: modelJson(env, undefined), tools: '[]', config: '{}', ...columns(env, b) }) as AgentValues;
+  ({ tools: '[]', config: '{}', ...columns(env, { ...b, model: undefined }), model: modelJson(env, b.model) }) as AgentValues;
 
 export async function createAgent({ db, env }: DataDeps, userId: string, body: AgentBody) {
   const now = Date.now();
@@ -164,7 +189,7 @@ export async function installPackage(
     role: 'assistant',
     systemPrompt: manifest.system_prompt,
     // A package's provider is free text; every agent runs on the one openai-compatible client.
-    model: modelJson(env, { ...manifest.model, provider: undefined }),
+    model: installedModel(env, manifest.model),
     tools: JSON.stringify(manifest.tools),
     // agent.json has no config (src/packages/manifest.ts): an installed agent starts with none.
     config: '{}',

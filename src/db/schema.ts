@@ -1,5 +1,5 @@
 import { sql } from 'drizzle-orm';
-import { type AnySQLiteColumn, index, integer, primaryKey, sqliteTable, text, uniqueIndex } from 'drizzle-orm/sqlite-core';
+import { type AnySQLiteColumn, index, integer, primaryKey, real, sqliteTable, text, uniqueIndex } from 'drizzle-orm/sqlite-core';
 
 // Timestamps are integer milliseconds since the epoch; routes render them as ISO 8601.
 const ms = (name: string) => integer(name, { mode: 'number' });
@@ -103,6 +103,11 @@ export const runs = sqliteTable(
     inputTokens: integer('input_tokens'),
     outputTokens: integer('output_tokens'),
     finishReason: text('finish_reason'),
+    /** What the run's model calls cost, in micro-USD (the sum of its usage_entries). */
+    costMicros: integer('cost_micros'),
+    /** A model call's usage was estimated (the provider gave none), or its model had no price. */
+    estimated: integer('estimated', { mode: 'boolean' }).notNull().default(false),
+    unpriced: integer('unpriced', { mode: 'boolean' }).notNull().default(false),
     errorCode: text('error_code'),
     errorMsg: text('error_msg'),
     createdAt: createdAt(),
@@ -120,6 +125,57 @@ export const runs = sqliteTable(
     index('runs_live_agent_idx').on(t.agentId).where(sql`${t.status} IN ('queued', 'running')`),
     index('runs_live_updated_idx').on(t.updatedAt).where(sql`${t.status} IN ('queued', 'running')`),
   ],
+);
+
+/**
+ * The usage ledger: one row per model call of a run (id `<run_id>:<step>`, so a retried write is
+ * harmless), written by the chat's object with the run's row. No foreign key to the agent, the
+ * chat or the run's workspace: deleting them never erases what was spent. Only a deleted user's
+ * rows go.
+ */
+export const usageEntries = sqliteTable(
+  'usage_entries',
+  {
+    id: text('id').primaryKey(),
+    userId: text('user_id').notNull().references(() => users.id, { onDelete: 'cascade' }),
+    runId: text('run_id').notNull(),
+    agentId: text('agent_id').notNull(),
+    chatId: text('chat_id').notNull(),
+    provider: text('provider').notNull(),
+    model: text('model').notNull(),
+    inputTokens: integer('input_tokens').notNull(),
+    outputTokens: integer('output_tokens').notNull(),
+    costMicros: integer('cost_micros').notNull(),
+    estimated: integer('estimated', { mode: 'boolean' }).notNull(),
+    unpriced: integer('unpriced', { mode: 'boolean' }).notNull(),
+    createdAt: createdAt(),
+  },
+  (t) => [
+    index('usage_user_created_idx').on(t.userId, t.createdAt),
+    index('usage_user_agent_idx').on(t.userId, t.agentId, t.createdAt),
+    index('usage_user_model_idx').on(t.userId, t.provider, t.model, t.createdAt),
+  ],
+);
+
+/** A user's own monthly budget and its alert thresholds (fractions of the limit). */
+export const budgets = sqliteTable('budgets', {
+  userId: text('user_id').primaryKey().references(() => users.id, { onDelete: 'cascade' }),
+  monthlyLimitMicros: integer('monthly_limit_micros'),
+  /** JSON array of fractions in (0, 1]. */
+  alertThresholds: text('alert_thresholds').notNull().default('[]'),
+  updatedAt: ms('updated_at').notNull(),
+});
+
+/** Each threshold crossed, once per user per month (`YYYY-MM`, UTC). */
+export const budgetAlerts = sqliteTable(
+  'budget_alerts',
+  {
+    userId: text('user_id').notNull().references(() => users.id, { onDelete: 'cascade' }),
+    month: text('month').notNull(),
+    threshold: real('threshold').notNull(),
+    crossedAt: ms('crossed_at').notNull(),
+  },
+  (t) => [primaryKey({ columns: [t.userId, t.month, t.threshold] })],
 );
 
 /** Which chats a session authorized, so revoking the session can close exactly those sockets. */

@@ -1,14 +1,17 @@
+import { priceCall, usd } from '../cost/pricing';
+import { insertUsageStatement, recordCrossingsStatement } from '../cost/queries';
 import { getDb } from '../db/client';
 import type { Config } from '../lib/config';
 import { newId } from '../lib/ids';
 import { iso } from '../lib/time';
 import { callModel, ModelError, type ModelMessage } from '../model/client';
-import { upsertRun } from '../runs/queries';
+import { upsertRunStatement } from '../runs/queries';
 import type { Fanout } from './chat-fanout';
 import * as store from './chat-store';
 import {
   type Failure,
   fail,
+  isLiveRun,
   type FinishReason,
   type Result,
   type RunEvent,
@@ -17,7 +20,7 @@ import {
   type RunStatus,
   type RunUsage,
 } from './protocol';
-import { loadRunAgent, type RunAgent } from './run-agent';
+import { admit, loadRunAgent, loadSpend, type RunAgent } from './run-agent';
 
 /**
  * Agent runs, inside the chat's object: one answer of one agent, executed here and never in a
@@ -29,9 +32,19 @@ import { loadRunAgent, type RunAgent } from './run-agent';
  * wakes with a `running` row in storage lost that run, and its alarm marks it failed
  * (`run_interrupted`) and tells the sockets. Nothing stays `running`.
  *
- * D1's `runs` row mirrors each run's start and end (src/runs/queries.ts upsertRun, idempotent and
- * never overwriting a final state); a write that fails is retried by the alarm (`d1_dirty`) and
- * the cron sweeps what a dead object left.
+ * D1's `runs` row mirrors each run's start and end (src/runs/queries.ts upsertRunStatement,
+ * idempotent and never overwriting a final state); a write that fails is retried by the alarm
+ * (`d1_dirty`) and the cron sweeps what a dead object left. The end's write is one D1 batch: the
+ * run's row, a usage ledger row per priced model call (`<run_id>:<step>`, ignored when already
+ * there) and the budget thresholds it crossed (src/cost/queries.ts), so what a run spent is in
+ * D1 exactly when its final state is, and a retry adds nothing twice.
+ *
+ * Each model call is priced when it ends (src/cost/pricing.ts priceCall): with the provider's
+ * usage, or estimated from the text (flagged `estimated`) when it reported none, also for a call
+ * cancelled or failed after text arrived. A call that ended with no text and no usage (an error
+ * answer, a refused connection, a cancel before the first token) records nothing: providers do
+ * not bill their error answers, and an estimate of a prompt that may never have been processed
+ * would count spend that is not there.
  */
 
 /** While a run is live the alarm fires at least this often: the heartbeat that finds orphaned runs. */
@@ -55,6 +68,9 @@ export function migrateRuns(sql: SqlStorage) {
       reply_message_id TEXT,
       input_tokens INTEGER,
       output_tokens INTEGER,
+      cost_micros INTEGER,
+      estimated INTEGER NOT NULL DEFAULT 0,
+      unpriced INTEGER NOT NULL DEFAULT 0,
       finish_reason TEXT,
       error_code TEXT,
       error_msg TEXT,
@@ -75,12 +91,23 @@ export function migrateRuns(sql: SqlStorage) {
       text TEXT NOT NULL DEFAULT '',
       input_tokens INTEGER,
       output_tokens INTEGER,
+      cost_micros INTEGER,
+      estimated INTEGER NOT NULL DEFAULT 0,
+      unpriced INTEGER NOT NULL DEFAULT 0,
       finish_reason TEXT,
       started_at INTEGER NOT NULL,
       finished_at INTEGER,
       PRIMARY KEY (run_id, step)
     );
   `);
+  // Objects made before the usage ledger: the columns it added (a step's cost_micros is null
+  // when the call recorded nothing).
+  for (const table of ['runs', 'run_steps']) {
+    const have = new Set(sql.exec<{ name: string }>(`PRAGMA table_info(${table})`).toArray().map((c) => c.name));
+    if (!have.has('cost_micros')) sql.exec(`ALTER TABLE ${table} ADD COLUMN cost_micros INTEGER`);
+    if (!have.has('estimated')) sql.exec(`ALTER TABLE ${table} ADD COLUMN estimated INTEGER NOT NULL DEFAULT 0`);
+    if (!have.has('unpriced')) sql.exec(`ALTER TABLE ${table} ADD COLUMN unpriced INTEGER NOT NULL DEFAULT 0`);
+  }
 }
 
 export type RunTrigger = 'http' | 'message' | 'code';
@@ -99,6 +126,11 @@ interface RunRow extends Record<string, SqlStorageValue> {
   reply_message_id: string | null;
   input_tokens: number | null;
   output_tokens: number | null;
+  /** The sum of its steps' costs (micro-USD); null while no model call has been priced. */
+  cost_micros: number | null;
+  /** 1 if a priced step's usage was estimated (the provider reported none); `unpriced`: its model is not in MODEL_PRICES. */
+  estimated: number;
+  unpriced: number;
   finish_reason: FinishReason | null;
   error_code: string | null;
   error_msg: string | null;
@@ -228,11 +260,29 @@ interface LiveRun {
 /** Why a run's model call was aborted (AbortController reasons). */
 type AbortReason = 'cancelled' | 'timeout' | 'length' | 'deleted';
 
-const usageOf = (r: { input_tokens: number | null; output_tokens: number | null }): RunUsage | null =>
-  r.input_tokens === null && r.output_tokens === null ? null : { input_tokens: r.input_tokens ?? 0, output_tokens: r.output_tokens ?? 0 };
+const usageOf = (r: { input_tokens: number | null; output_tokens: number | null; estimated: number }): RunUsage | null =>
+  r.input_tokens === null && r.output_tokens === null
+    ? null
+    : { input_tokens: r.input_tokens ?? 0, output_tokens: r.output_tokens ?? 0, estimated: r.estimated === 1 };
+
+/** A priced step, as run_steps stores it (cost_micros set). */
+interface StepRow extends Record<string, SqlStorageValue> {
+  step: number;
+  input_tokens: number;
+  output_tokens: number;
+  cost_micros: number;
+  estimated: number;
+  unpriced: number;
+  finished_at: number;
+}
+
+/** The text of a call's prompt, for estimating its input tokens when the provider reports none. */
+const promptText = (messages: ModelMessage[]) => messages.map((m) => m.content).join('\n');
 
 export class Runs {
   private readonly live = new Map<string, LiveRun>();
+  /** Queued runs whose admission read (startNext) is in flight: started once, not twice. */
+  private readonly admitting = new Set<string>();
 
   constructor(private readonly host: RunHost) {}
 
@@ -264,10 +314,11 @@ export class Runs {
   // ---- starting ---------------------------------------------------------------------------------
 
   /**
-   * Admits a run: the agent is loaded and checked (D1), the message (if any) stored, the run
-   * recorded and started. Refusals answer a Failure and store nothing, except for a chat message's
-   * run (`trigger: 'message'`), whose message is already stored: its refusal is a failed run and a
-   * run.failed frame. A repeated HTTP client_id joins the first attempt's run.
+   * Admits a run: the agent is loaded and checked (one D1 read, src/durable/run-agent.ts: the
+   * agent, its model on the allow-list, the user's month not spent), the message (if any) stored,
+   * the run recorded and started. Refusals answer a Failure and store nothing, except for a chat
+   * message's run (`trigger: 'message'`), whose message is already stored: its refusal is a failed
+   * run and a run.failed frame. A repeated HTTP client_id joins the first attempt's run.
    */
   async start(input: StartRunInput): Promise<Result<{ run: StartedRun }>> {
     const cfg = this.host.cfg();
@@ -284,6 +335,11 @@ export class Runs {
     const refuse = (f: Failure): Result<{ run: StartedRun }> => (input.trigger === 'message' ? this.failedAtAdmission(input, chat.workspaceId, f) : f);
     if (!cfg.llm.baseUrl) return refuse({ ...fail('model_unavailable'), var: 'LLM_BASE_URL' });
     if (!loaded.agent) return refuse(loaded.failure);
+    // Admission: the model allowed, the budget not spent (the HTTP route checked its preloaded agent itself).
+    if ('spend' in loaded) {
+      const refusal = admit(cfg.cost, loaded.agent, loaded.spend);
+      if (refusal) return refuse(refusal);
+    }
 
     // From here on synchronous: the busy check, the message and the run row see one state.
     if (input.message?.clientId) {
@@ -328,6 +384,9 @@ export class Runs {
       reply_message_id: null,
       input_tokens: null,
       output_tokens: null,
+      cost_micros: null,
+      estimated: 0,
+      unpriced: 0,
       finish_reason: null,
       error_code: null,
       error_msg: null,
@@ -382,6 +441,9 @@ export class Runs {
       reply_message_id: null,
       input_tokens: null,
       output_tokens: null,
+      cost_micros: null,
+      estimated: 0,
+      unpriced: 0,
       finish_reason: null,
       error_code: f.code,
       error_msg: f.msg,
@@ -465,7 +527,12 @@ export class Runs {
     return out;
   }
 
-  /** One step: one model call, persisted at its start and end. */
+  /**
+   * One step: one model call, persisted at its start and end. It asks for at most
+   * min(the agent's max_tokens, AGENT_MAX_OUTPUT_TOKENS) tokens, and is priced when it ends (see
+   * the module comment: with the provider's usage, else estimated; nothing for a call that
+   * produced neither).
+   */
   private async execute(live: LiveRun, row: RunRow) {
     const cfg = this.host.cfg();
     const step = row.step + 1;
@@ -473,33 +540,44 @@ export class Runs {
     sql.exec("INSERT OR REPLACE INTO run_steps (run_id, step, status, started_at) VALUES (?, ?, 'running', ?)", live.id, step, Date.now());
     sql.exec('UPDATE runs SET step = ? WHERE run_id = ?', step, live.id);
     const model = live.agent.model;
-    let outcome: { status: 'completed' | 'cancelled' | 'failed'; finish: FinishReason; usage: RunUsage | null; error?: Failure };
+    const messages = this.context(live);
+    const textBefore = live.text.length;
+    const cap = cfg.cost.maxOutputTokens;
+    let outcome: { status: 'completed' | 'cancelled' | 'failed'; finish: FinishReason; error?: Failure };
+    let answered = false;
+    let reported: { input_tokens: number; output_tokens: number } | null = null;
     try {
       const result = await callModel(cfg.llm, {
         model: model.name,
-        messages: this.context(live),
+        messages,
         temperature: model.temperature,
         topP: model.top_p,
-        maxTokens: model.max_tokens,
+        maxTokens: Math.min(model.max_tokens ?? cap, cap),
         signal: live.controller.signal,
         onDelta: (text) => this.delta(live, text),
       });
-      outcome = { status: 'completed', finish: result.finishReason, usage: result.usage };
+      answered = true;
+      reported = result.usage;
+      outcome = { status: 'completed', finish: result.finishReason };
     } catch (err) {
       const reason = live.controller.signal.aborted ? (live.controller.signal.reason as AbortReason) : null;
-      if (reason === 'length') outcome = { status: 'completed', finish: 'length', usage: null };
-      else if (reason === 'cancelled' || reason === 'deleted') outcome = { status: 'cancelled', finish: 'cancelled', usage: null };
-      else if (reason === 'timeout') outcome = { status: 'failed', finish: 'error', usage: null, error: fail('run_timeout', `The run took longer than LLM_MAX_RUN_MS (${cfg.llm.maxRunMs} ms)`) };
+      if (reason === 'length') outcome = { status: 'completed', finish: 'length' };
+      else if (reason === 'cancelled' || reason === 'deleted') outcome = { status: 'cancelled', finish: 'cancelled' };
+      else if (reason === 'timeout') outcome = { status: 'failed', finish: 'error', error: fail('run_timeout', `The run took longer than LLM_MAX_RUN_MS (${cfg.llm.maxRunMs} ms)`) };
       else if (err instanceof ModelError) {
-        outcome = { status: 'failed', finish: 'error', usage: null, error: { ...fail(err.code, err.message), ...(err.extra.var ? { var: err.extra.var } : {}) } };
+        outcome = { status: 'failed', finish: 'error', error: { ...fail(err.code, err.message), ...(err.extra.var ? { var: err.extra.var } : {}) } };
       } else {
         console.error(JSON.stringify({ msg: 'run failed', run_id: live.id, error: String(err) }));
-        outcome = { status: 'failed', finish: 'error', usage: null, error: fail('model_error', 'The model call failed unexpectedly') };
+        outcome = { status: 'failed', finish: 'error', error: fail('model_error', 'The model call failed unexpectedly') };
       }
     }
+    const reply = live.text.slice(textBefore);
+    const priced = answered || reply !== '' ? priceCall(cfg.cost.prices, model.name, reported, { prompt: promptText(messages), reply }) : null;
     sql.exec(
-      'UPDATE run_steps SET status = ?, text = ?, input_tokens = ?, output_tokens = ?, finish_reason = ?, finished_at = ? WHERE run_id = ? AND step = ?',
-      outcome.status, live.text, outcome.usage?.input_tokens ?? null, outcome.usage?.output_tokens ?? null, outcome.finish, Date.now(), live.id, step,
+      `UPDATE run_steps SET status = ?, text = ?, input_tokens = ?, output_tokens = ?, cost_micros = ?, estimated = ?, unpriced = ?,
+       finish_reason = ?, finished_at = ? WHERE run_id = ? AND step = ?`,
+      outcome.status, live.text, priced?.inputTokens ?? null, priced?.outputTokens ?? null, priced?.costMicros ?? null,
+      priced?.estimated ? 1 : 0, priced?.unpriced ? 1 : 0, outcome.finish, Date.now(), live.id, step,
     );
     await this.finish(live, outcome);
   }
@@ -584,7 +662,7 @@ export class Runs {
    * The end of a run: the reply (any non-empty text, also of a cancelled run) stored as the
    * agent's message, the frames, the SSE end, D1, then the agent's queued follow-up, if any.
    */
-  private async finish(live: LiveRun, o: { status: 'completed' | 'cancelled' | 'failed'; finish: FinishReason; usage: RunUsage | null; error?: Failure }) {
+  private async finish(live: LiveRun, o: { status: 'completed' | 'cancelled' | 'failed'; finish: FinishReason; error?: Failure }) {
     const { sql } = this.host;
     const now = Date.now();
     const dead = this.host.isDead();
@@ -600,22 +678,32 @@ export class Runs {
     // A deleted chat's runs end cancelled, saying why (its storage is deleted right after).
     const code = o.error?.code ?? (dead ? 'chat_not_found' : null);
     const msg = o.error?.msg ?? (dead ? 'The chat was deleted' : null);
+    // The run's usage and cost: the sums of its priced steps (null when none was priced).
+    const t = sql
+      .exec<{ n: number; i: number | null; o: number | null; c: number | null; e: number | null; u: number | null }>(
+        `SELECT COUNT(*) AS n, SUM(input_tokens) AS i, SUM(output_tokens) AS o, SUM(cost_micros) AS c, MAX(estimated) AS e, MAX(unpriced) AS u
+         FROM run_steps WHERE run_id = ? AND cost_micros IS NOT NULL`,
+        live.id,
+      )
+      .one();
     const finalRow = sql
       .exec<RunRow>(
-        `UPDATE runs SET status = ?, text = ?, reply_message_id = ?, input_tokens = ?, output_tokens = ?, finish_reason = ?,
-         error_code = ?, error_msg = ?, first_token_at = ?, finished_at = ?, d1_dirty = 1 WHERE run_id = ? RETURNING *`,
-        o.status, live.text, replyId, o.usage?.input_tokens ?? null, o.usage?.output_tokens ?? null, o.finish, code, msg, live.firstTokenAt, now, live.id,
+        `UPDATE runs SET status = ?, text = ?, reply_message_id = ?, input_tokens = ?, output_tokens = ?, cost_micros = ?, estimated = ?,
+         unpriced = ?, finish_reason = ?, error_code = ?, error_msg = ?, first_token_at = ?, finished_at = ?, d1_dirty = 1
+         WHERE run_id = ? RETURNING *`,
+        o.status, live.text, replyId, t.n ? t.i : null, t.n ? t.o : null, t.n ? t.c : null, t.e ?? 0, t.u ?? 0,
+        o.finish, code, msg, live.firstTokenAt, now, live.id,
       )
       .one();
     const frame: RunFrame = o.status === 'failed'
       ? { type: 'run.failed', run_id: live.id, code: code!, msg: msg! }
-      : { type: 'run.finished', run_id: live.id, status: o.status, usage: o.usage };
+      : { type: 'run.finished', run_id: live.id, status: o.status, usage: usageOf(finalRow) };
     this.sendFrame(frame, true);
     this.end(live, finalRow);
     await live.d1;
     await this.writeD1(live.id);
     live.resolveDone();
-    if (!dead) this.startNext(live.agentId);
+    if (!dead) void this.startNext(live.agentId);
   }
 
   /** The SSE listeners get the last event and the run is no longer live here. */
@@ -633,22 +721,74 @@ export class Runs {
     return { type: 'end', run_id: row.run_id, status: row.status === 'cancelled' ? 'cancelled' : 'completed', message_id: row.reply_message_id, metadata: metadataOf(row) };
   }
 
-  /** The agent's queued follow-up run, if any, starts now. */
-  private startNext(agentId: string) {
+  /**
+   * The agent's queued follow-up run, if any, starts now: admitted again first (the allow-list
+   * and the budget may have changed while it waited; one D1 read), and failed with the refusal's
+   * code if it is refused. If D1 cannot answer, it stays queued and the alarm tries again.
+   */
+  private async startNext(agentId: string) {
     const next = this.liveRows(agentId).find((r) => r.status === 'queued');
-    if (!next || this.liveRows(agentId).some((r) => r.status === 'running')) return;
-    const live = this.live.get(next.run_id) ?? this.track(next, JSON.parse(next.agent) as RunAgent);
-    this.begin(live, next);
+    if (!next || this.admitting.has(next.run_id) || this.liveRows(agentId).some((r) => r.status === 'running')) return;
+    const agent = JSON.parse(next.agent) as RunAgent;
+    let refusal: Failure | null;
+    this.admitting.add(next.run_id);
+    try {
+      refusal = admit(this.host.cfg().cost, agent, await loadSpend(getDb(this.host.env), next.user_id));
+    } catch (err) {
+      console.error(JSON.stringify({ msg: 'follow-up admission failed', run_id: next.run_id, error: String(err) }));
+      if (!this.host.isDead()) void this.host.alarmBy(Date.now() + D1_RETRY_MS);
+      return;
+    } finally {
+      this.admitting.delete(next.run_id);
+    }
+    // While D1 answered, the run may have been cancelled, the chat deleted, or another started.
+    const row = this.row(next.run_id);
+    if (!row || row.status !== 'queued' || this.host.isDead() || this.liveRows(agentId).some((r) => r.status === 'running')) return;
+    const live = this.live.get(row.run_id) ?? this.track(row, agent);
+    if (refusal) await this.endUnstarted(row, 'failed', refusal.code, refusal.msg);
+    else this.begin(live, row);
   }
 
   // ---- D1 ---------------------------------------------------------------------------------------
 
-  /** Writes the run's stored state to D1; a failure leaves it dirty for the alarm to retry. */
+  /**
+   * Writes the run's stored state to D1; a failure leaves it dirty for the alarm to retry. A
+   * final run's write is one batch: its row, its priced steps' ledger rows and the budget
+   * thresholds they crossed (all idempotent, so a retry after a lost answer is harmless).
+   */
   private async writeD1(runId: string): Promise<void> {
     const row = this.row(runId);
     if (!row) return;
     try {
-      await upsertRun(getDb(this.host.env), d1Row(this.host.chatId(), row));
+      const db = getDb(this.host.env);
+      const chatId = this.host.chatId();
+      const upsert = upsertRunStatement(db, d1Row(chatId, row));
+      const steps = isLiveRun(row.status)
+        ? []
+        : this.host.sql.exec<StepRow>('SELECT * FROM run_steps WHERE run_id = ? AND cost_micros IS NOT NULL ORDER BY step', runId).toArray();
+      if (steps.length === 0) await upsert;
+      else {
+        const model = (JSON.parse(row.agent) as Partial<RunAgent>).model;
+        const ledger = steps.map((s) =>
+          insertUsageStatement(db, {
+            id: `${runId}:${s.step}`,
+            userId: row.user_id,
+            runId,
+            agentId: row.agent_id,
+            chatId,
+            provider: model?.provider ?? 'openai-compatible',
+            model: model?.name ?? '',
+            inputTokens: s.input_tokens,
+            outputTokens: s.output_tokens,
+            costMicros: s.cost_micros,
+            estimated: s.estimated === 1,
+            unpriced: s.unpriced === 1,
+            createdAt: s.finished_at,
+          }),
+        );
+        // The crossings are judged in the month the run ended in, with the ledger rows just written.
+        await db.batch([upsert, ...ledger, recordCrossingsStatement(db, row.user_id, row.finished_at ?? Date.now())]);
+      }
       if (!this.host.isDead()) this.host.sql.exec('UPDATE runs SET d1_dirty = 0 WHERE run_id = ? AND status = ?', runId, row.status);
     } catch (err) {
       console.error(JSON.stringify({ msg: 'run row write failed', run_id: runId, error: String(err) }));
@@ -754,11 +894,12 @@ export class Runs {
         await this.endUnstarted(row, 'failed', f.code, f.msg);
       } else if (live && row.deadline !== null && row.deadline <= now) live.controller.abort('timeout' satisfies AbortReason);
     }
-    for (const row of this.liveRows()) if (row.status === 'queued') this.startNext(row.agent_id);
+    for (const row of this.liveRows()) if (row.status === 'queued') await this.startNext(row.agent_id);
     const dirty = this.host.sql.exec<{ run_id: string }>('SELECT run_id FROM runs WHERE d1_dirty = 1 AND status NOT IN (\'queued\', \'running\')').toArray();
     for (const { run_id } of dirty) await this.writeD1(run_id);
     const stillDirty = this.host.sql.exec('SELECT 1 FROM runs WHERE d1_dirty = 1 AND status NOT IN (\'queued\', \'running\') LIMIT 1').toArray().length > 0;
-    if (this.live.size > 0) return now + RUN_HEARTBEAT_MS;
+    // A queued run left waiting (its admission read failed) is tried again at the next heartbeat.
+    if (this.live.size > 0 || this.hasStoredLiveRuns()) return now + RUN_HEARTBEAT_MS;
     return stillDirty ? now + D1_RETRY_MS : null;
   }
 
@@ -784,6 +925,7 @@ function metadataOf(row: RunRow): RunMetadata {
     tokens_used: usage ? usage.input_tokens + usage.output_tokens : 0,
     usage,
     finish_reason: row.finish_reason,
+    cost: usd(row.cost_micros ?? 0),
   };
 }
 
@@ -804,6 +946,9 @@ function d1Row(chatId: string, r: RunRow) {
     model: agent.model?.name ?? '',
     inputTokens: r.input_tokens,
     outputTokens: r.output_tokens,
+    costMicros: r.cost_micros,
+    estimated: r.estimated === 1,
+    unpriced: r.unpriced === 1,
     finishReason: r.finish_reason,
     errorCode: r.error_code,
     errorMsg: r.error_msg,

@@ -152,7 +152,11 @@ export const LIVE_RUN_STATUSES = ['queued', 'running'] as const satisfies readon
 export const isLiveRun = (s: RunStatus) => (LIVE_RUN_STATUSES as readonly RunStatus[]).includes(s);
 /** Why a model call ended: `length` at max_tokens or AGENT_REPLY_MAX_BYTES. */
 export type FinishReason = 'stop' | 'length' | 'cancelled' | 'error';
-export type RunUsage = { input_tokens: number; output_tokens: number };
+/**
+ * The tokens a run's model calls used, as priced (src/cost/pricing.ts): the provider's count, or,
+ * `estimated`, counted from the text (about 4 characters a token) when it reported none.
+ */
+export type RunUsage = { input_tokens: number; output_tokens: number; estimated: boolean };
 
 /** Every run.* frame goes to every socket of the chat, whatever its `batch` mode. */
 export type RunStartedFrame = { type: 'run.started'; run_id: string; agent_id: string; reply_to_seq: number | null };
@@ -163,8 +167,8 @@ export type RunFinishedFrame = { type: 'run.finished'; run_id: string; status: '
 export type RunFailedFrame = { type: 'run.failed'; run_id: string; code: string; msg: string };
 export type RunFrame = RunStartedFrame | RunDeltaFrame | RunFinishedFrame | RunFailedFrame;
 
-/** What the model reported of the run, on the SSE `end` event and the chat route's answer. */
-export type RunMetadata = { model: string; tokens_used: number; usage: RunUsage | null; finish_reason: FinishReason | null };
+/** What the run used, on the SSE `end` event and the chat route's answer: `cost` in USD (0 when nothing was priced). */
+export type RunMetadata = { model: string; tokens_used: number; usage: RunUsage | null; finish_reason: FinishReason | null; cost: number };
 /** The Server-Sent Events of POST /agents/{agent_id}/chat (stream) and GET /runs/{run_id}/events. */
 export type RunEvent =
   | { type: 'start'; session_id: string; run_id: string; agent_id: string }
@@ -206,6 +210,8 @@ const FAILURES = {
   run_in_progress: [409, 'The agent is already answering in this chat'],
   model_unavailable: [503, 'No model endpoint is configured: set LLM_BASE_URL'],
   model_error: [502, 'The model endpoint failed'],
+  model_not_allowed: [400, "The agent's model is not one the operator allows (LLM_MODELS)"],
+  budget_exceeded: [402, 'The monthly budget is spent'],
   run_timeout: [504, 'The run took longer than LLM_MAX_RUN_MS'],
   run_interrupted: [500, "The run was interrupted: the chat's object stopped while it was live"],
 } as const satisfies Record<string, readonly [number, string]>;

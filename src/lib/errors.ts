@@ -69,6 +69,8 @@ export const ERROR_CODES = [
   'run_interrupted',
   'model_unavailable',
   'model_error',
+  'model_not_allowed',
+  'budget_exceeded',
   // Agent packages.
   'package_not_found',
   'version_not_found',
@@ -143,6 +145,7 @@ const codeByStatus: Partial<Record<number, ErrorCode>> = {
   413: 'payload_too_large',
   415: 'unsupported_media_type',
   416: 'range_not_satisfiable',
+  402: 'budget_exceeded',
   426: 'upgrade_required',
   429: 'rate_limited',
 };

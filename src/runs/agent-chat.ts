@@ -7,7 +7,7 @@ import { insertChat } from '../chats/queries';
 import type { Db } from '../db/client';
 import type { RunOutcome, StartedRun } from '../durable/chat-runs';
 import { fail } from '../durable/protocol';
-import { loadRunAgent, runAgentOf, type RunAgent } from '../durable/run-agent';
+import { admit, loadRunAgent, loadSpend, runAgentOf, type RunAgent } from '../durable/run-agent';
 import { config } from '../lib/config';
 import { ApiError, notFound } from '../lib/errors';
 import { newId } from '../lib/ids';
@@ -65,12 +65,18 @@ export async function startAgentChat(deps: DataDeps, user: AuthUser, agentId: st
       throw notFound(CHAT_NOT_FOUND, 'chat_not_found');
     }
     if (!loaded.agent) throw chatFailure(loaded.failure);
+    // Admission (the model allowed, the budget not spent) before anything is stored or asked.
+    const refusal = admit(config(deps.env).cost, loaded.agent, loaded.spend);
+    if (refusal) throw chatFailure(refusal);
     chatId = input.sessionId;
     preloaded = { agent: loaded.agent, workspaceId: loaded.chat.workspaceId };
   } else {
-    const agent = await ownAgent(deps.db, user.id, agentId);
-    // Here, so that a stopped agent leaves no empty chat behind.
+    // The agent and the user's spend, read side by side (admission needs both before any chat is made).
+    const [agent, spend] = await Promise.all([ownAgent(deps.db, user.id, agentId), loadSpend(deps.db, user.id)]);
+    // Here, so that a stopped agent or a refused run leaves no empty chat behind.
     if (agent.status === 'offline') throw chatFailure(fail('agent_offline'));
+    const refusal = admit(config(deps.env).cost, runAgentOf(agent), spend);
+    if (refusal) throw chatFailure(refusal);
     const workspaceId = input.workspaceId !== undefined ? (await ownWorkspace(deps.db, user.id, input.workspaceId)).id : await agentChatsWorkspace(deps.db, user.id);
     const now = Date.now();
     await addWorkspaceAgent(deps.db, workspaceId, agent.id, now);

@@ -32,8 +32,12 @@ const chatBody = z
 const Metadata = z.object({
   model: z.string(),
   tokens_used: z.number().int(),
-  usage: z.object({ input_tokens: z.number().int(), output_tokens: z.number().int() }).nullable(),
+  usage: z
+    .object({ input_tokens: z.number().int(), output_tokens: z.number().int(), estimated: z.boolean() })
+    .nullable()
+    .openapi({ description: '`estimated`: the model reported no usage, so the tokens were counted from the text' }),
   finish_reason: z.enum(['stop', 'length', 'cancelled', 'error']).nullable(),
+  cost: z.number().openapi({ description: "What the run cost in USD (MODEL_PRICES; 0 for an unpriced model); the run's `cost` has the details" }),
 });
 const Answer = z
   .object({
@@ -49,7 +53,7 @@ const Answer = z
 
 const sse = (description: string) => ({ description, content: { 'text/event-stream': { schema: z.string() } } });
 const EVENTS =
-  'Each event is `id: <n>` and `data: <JSON>`: `{"type":"start","session_id","run_id","agent_id"}` (id 0), `{"type":"token","content"}` (id: the reply\'s length so far), then `{"type":"end","run_id","status","message_id","metadata"}` or `{"type":"error","run_id","code","msg"}`; a comment line (`: keep-alive`) after SSE_KEEPALIVE_MS without an event.';
+  'Each event is `id: <n>` and `data: <JSON>`: `{"type":"start","session_id","run_id","agent_id"}` (id 0), `{"type":"token","content"}` (id: the reply\'s length so far), then `{"type":"end","run_id","status","message_id","metadata"}` (`metadata` as in the JSON answer, `cost` included) or `{"type":"error","run_id","code","msg"}`; a comment line (`: keep-alive`) after SSE_KEEPALIVE_MS without an event.';
 
 export const agentChatRoutes = createRouter()
   .openapi(
@@ -60,11 +64,17 @@ export const agentChatRoutes = createRouter()
       summary: 'Talk to an agent (JSON, or streamed over SSE)',
       operationId: 'chatWithAgent',
       description:
-        `Stores \`message\` in a chat as yours and runs the agent on it (its system prompt and the chat's latest messages). \`session_id\` continues a chat of yours (the agent must be in its workspace: 409 \`agent_not_in_workspace\`); without it a new chat is made in \`workspace_id\` or your "Agent chats" workspace, and the agent joins it. Both turns are ordinary chat messages: every socket of the chat sees them. Without \`stream\` the answer comes when the run ends; a failed run is its error (502 \`model_error\`, 504 \`run_timeout\`, ...) with \`run_id\`, and your message stays stored. With \`"stream": true\` the answer is Server-Sent Events. ${EVENTS} The run goes on if you disconnect: re-attach with GET /runs/{run_id}/events. One run per agent per chat: 409 \`run_in_progress\`. No model configured: 503 \`model_unavailable\`.`,
+        `Stores \`message\` in a chat as yours and runs the agent on it (its system prompt and the chat's latest messages). \`session_id\` continues a chat of yours (the agent must be in its workspace: 409 \`agent_not_in_workspace\`); without it a new chat is made in \`workspace_id\` or your "Agent chats" workspace, and the agent joins it. Both turns are ordinary chat messages: every socket of the chat sees them. Without \`stream\` the answer comes when the run ends; a failed run is its error (502 \`model_error\`, 504 \`run_timeout\`, ...) with \`run_id\`, and your message stays stored. With \`"stream": true\` the answer is Server-Sent Events. ${EVENTS} The run goes on if you disconnect: re-attach with GET /runs/{run_id}/events. One run per agent per chat: 409 \`run_in_progress\`. No model configured: 503 \`model_unavailable\`. Before anything is stored or the model is asked, the run is admitted: an agent whose model is not on the operator's allow-list (LLM_MODELS) is 400 \`model_not_allowed\`, and a month (UTC) whose spend has reached your own budget or the operator's USER_MONTHLY_LIMIT_USD is 402 \`budget_exceeded\`, whose \`msg\` says whose limit it is. \`metadata.cost\` is what the run cost in USD.`,
       request: { params: agentParams, body: jsonRequest(chatBody) },
       responses: {
         200: { description: 'The agent\'s answer (JSON), or its events (`"stream": true`)', content: { 'application/json': { schema: Answer }, 'text/event-stream': { schema: z.string() } } },
-        400: errorResponse('Missing JSON in request', 'Missing message parameter', 'Content must be non-empty and at most MESSAGE_MAX_BYTES bytes'),
+        400: errorResponse(
+          'Missing JSON in request',
+          'Missing message parameter',
+          'Content must be non-empty and at most MESSAGE_MAX_BYTES bytes',
+          `The agent's model "<model>" is not one the operator allows (LLM_MODELS)`,
+        ),
+        402: errorResponse('Your monthly budget of $5.00 is spent ($5.01 this month)', "The operator's monthly limit of $10.00 per user is spent ($10.02 this month)"),
         404: errorResponse(AGENT_NOT_FOUND, CHAT_NOT_FOUND, WORKSPACE_NOT_FOUND),
         409: errorResponse("The agent is not in this chat's workspace", 'The agent is already answering in this chat', 'The agent is stopped; start it first'),
         502: errorResponse('The model endpoint failed'),

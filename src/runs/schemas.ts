@@ -1,4 +1,5 @@
 import { z } from '@hono/zod-openapi';
+import { usd } from '../cost/pricing';
 import { runs } from '../db/schema';
 import { RUN_STATUSES } from '../durable/protocol';
 import { pageQuery } from '../lib/pagination';
@@ -36,9 +37,22 @@ export const Run = z
     reply_message_id: z.string().nullable().openapi({ description: 'The agent\'s stored reply, once there is one' }),
     model: z.object({ provider: z.string(), name: z.string() }),
     usage: z
-      .object({ input_tokens: z.number().int(), output_tokens: z.number().int() })
+      .object({
+        input_tokens: z.number().int(),
+        output_tokens: z.number().int(),
+        estimated: z.boolean().openapi({ description: 'The model reported no usage for a call, so its tokens were counted from the text (about 4 characters a token)' }),
+      })
       .nullable()
-      .openapi({ description: 'Tokens as the model reported them; null when it reported none' }),
+      .openapi({ description: "The tokens of the run's model calls (the model's count, else estimated); null while none has ended" }),
+    cost: z
+      .object({
+        usd: z.number().openapi({ description: 'What the run cost in USD (6 decimals at most)' }),
+        micro_usd: z.number().int().openapi({ description: 'The same in millionths of a dollar, exactly as the usage ledger adds it up' }),
+        unpriced: z.boolean().openapi({ description: 'Its model is missing from MODEL_PRICES: counted as costing 0' }),
+        estimated: z.boolean().openapi({ description: 'Priced from estimated tokens (see `usage.estimated`)' }),
+      })
+      .nullable()
+      .openapi({ description: 'What the run\'s model calls cost (MODEL_PRICES); null before any was priced. A call that failed with no text and no usage costs nothing' }),
     finish_reason: z.string().nullable().openapi({ description: '`stop`, `length`, `cancelled` or `error`; null while live' }),
     error: z
       .object({ code: z.string().openapi({ description: 'A code of docs/errors.md ("Agent runs and the model")' }), msg: z.string() })
@@ -64,7 +78,8 @@ export const Run = z
       reply_to_seq: 12,
       reply_message_id: '0198f3a2-9c20-7e4f-8a5b-6c7d8e9f0a1b',
       model: { provider: 'openai-compatible', name: 'gpt-4o-mini' },
-      usage: { input_tokens: 412, output_tokens: 96 },
+      usage: { input_tokens: 412, output_tokens: 96, estimated: false },
+      cost: { usd: 0.000119, micro_usd: 119, unpriced: false, estimated: false },
       finish_reason: 'stop',
       error: null,
       created_at: '2027-03-01T09:30:00.000Z',
@@ -88,7 +103,8 @@ export const runJson = (r: RunRow): z.infer<typeof Run> => ({
   reply_to_seq: r.replyToSeq,
   reply_message_id: r.replyMessageId,
   model: { provider: r.provider, name: r.model },
-  usage: r.inputTokens === null && r.outputTokens === null ? null : { input_tokens: r.inputTokens ?? 0, output_tokens: r.outputTokens ?? 0 },
+  usage: r.inputTokens === null && r.outputTokens === null ? null : { input_tokens: r.inputTokens ?? 0, output_tokens: r.outputTokens ?? 0, estimated: r.estimated },
+  cost: r.costMicros === null ? null : { usd: usd(r.costMicros), micro_usd: r.costMicros, unpriced: r.unpriced, estimated: r.estimated },
   finish_reason: r.finishReason,
   error: r.errorCode === null ? null : { code: r.errorCode, msg: r.errorMsg ?? '' },
   created_at: iso(r.createdAt),

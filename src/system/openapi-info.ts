@@ -49,6 +49,11 @@ export const TAGS = [
       "A run is one answer of one agent in one chat, executed by the chat's object: `queued` and `running` while live (the agent then reports `running`), then `completed`, `failed` (with `error.code`) or `cancelled`. These routes read them: status, model, token usage and timings. A run the chat's object could not finish is marked failed `run_interrupted`.",
   },
   {
+    name: 'Costs',
+    description:
+      'What your agents spend, in USD from a ledger of every model call (tokens times the `MODEL_PRICES` of its model; a model without a price counts 0 and is flagged unpriced): a summary, a day-by-day view and breakdowns by agent and by model, in UTC. Your budget caps a calendar month (UTC) and records each alert threshold once a month; the operator\'s ceiling applies to every user whatever their budget says. Past either, runs are refused with 402 `budget_exceeded`.',
+  },
+  {
     name: 'Agent packages',
     description:
       'The public package registry: any signed-in user reads every package; the first publisher of a name owns it. A package is a zip archive (at most 10 MiB) with `agent.json` at its root (`name`, `version`, `description`, `system_prompt`, `model`, `tools`).',

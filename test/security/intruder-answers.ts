@@ -46,6 +46,13 @@ export const INTRUDER_ANSWERS: Record<string, readonly [status: number, code?: s
   'PUT /chat/agent': [404, 'chat_not_found'],
   'GET /runs': [200],
   'GET /runs/{run_id}': [404, 'run_not_found'],
+  // The cost reports and the budget are the caller's own: another user's spend never shows.
+  'GET /cost/summary': [200],
+  'GET /cost/daily': [200],
+  'GET /cost/by-agent': [200],
+  'GET /cost/by-provider': [200],
+  'GET /cost/budget': [200],
+  'PUT /cost/budget': [200],
   'POST /tasks': [404, 'workspace_not_found'],
   'GET /tasks': [200],
   'GET /tasks/stats': [200],
