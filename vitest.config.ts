@@ -41,6 +41,10 @@ export default defineConfig(async () => ({
           // test/global-setup.ts); its requests pass through the receiver below to the network.
           LLM_BASE_URL: `${inject('modelServerUrl')}/v1`,
           MODEL_SERVER_URL: inject('modelServerUrl'),
+          // The local MCP server (test/mcp-server/server.mjs, started by test/mcp-server/global-setup.ts).
+          MCP_SERVER_URL: inject('mcpServerUrl'),
+          // An optional secret (src/mcp/crypto.ts); test/mcp*.test.ts also run without it.
+          MCP_HEADERS_KEY: 'test-mcp-headers-key-that-is-long-enough-0123456789',
           // Tests name models freely (test/cost-*.test.ts set the allow-list they test).
           LLM_MODELS: '*',
         },
@@ -55,7 +59,7 @@ export default defineConfig(async () => ({
     })),
   ],
   test: {
-    globalSetup: ['./test/global-setup.ts'],
+    globalSetup: ['./test/global-setup.ts', './test/mcp-server/global-setup.ts'],
     setupFiles: ['./test/apply-migrations.ts'],
   },
 }));

@@ -132,7 +132,12 @@ describe('Try it out', () => {
       if (account.includes(o)) continue;
       const session = await call('POST', '/auth/login', { body: { email, password: owned.user.password } });
       expect(session.status, session.text).toBe(200);
-      const ids = { ...owned.ids, refresh_token: session.json.refresh_token };
+      const ids: Record<string, string> = { ...owned.ids, refresh_token: session.json.refresh_token };
+      // A decision uses its approval up: each decision example gets a pending one of its own.
+      if (o.path.startsWith('/approvals/{approval_id}/')) {
+        const raised = await call('POST', '/approvals', { token: session.json.access_token, body: { title: 'Try it out' } });
+        ids.approval_id = raised.json.approval.approval_id;
+      }
       const res = await send(o, ids, session.json.access_token);
       expectOk(o, res);
       if (o.method === 'put' && o.path === '/user' && res.status === 200) email = (sample(jsonBodyOf(o.op)!) as Json).email;

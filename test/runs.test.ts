@@ -75,6 +75,7 @@ describe('GET /runs/{run_id}', () => {
         first_token_at: '2027-03-01T09:30:00.480Z',
         finished_at: '2027-03-01T09:30:02.100Z',
         timings: { time_to_first_token_ms: 460, duration_ms: 2080 },
+        tool_calls: [],
       },
     });
   });

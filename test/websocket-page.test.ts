@@ -34,6 +34,8 @@ const SERVER_FRAMES: FramesOf<ServerFrame> = {
   'run.delta': { type: 1, run_id: 1, text: 1 },
   'run.finished': { type: 1, run_id: 1, status: 1, usage: 1 },
   'run.failed': { type: 1, run_id: 1, code: 1, msg: 1 },
+  'run.tool_call': { type: 1, run_id: 1, call_id: 1, name: 1, kind: 1, arguments: 1 },
+  'run.tool_result': { type: 1, run_id: 1, call_id: 1, output: 0, error: 0 },
 };
 const CLIENT_FRAMES: FramesOf<ClientFrame> = {
   ping: { type: 1 },

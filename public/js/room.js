@@ -161,6 +161,9 @@ class ChatRoom {
       if (!run || run.stored) return;
       run.text += frame.text;
       setLiveText(run.li, run.text);
+    } else if (frame.type === 'run.tool_call' || frame.type === 'run.tool_result') {
+      // A tool round inside a live run: the run goes on, and its reply says what came of it.
+      return;
     } else {
       if (this.ended.has(frame.run_id)) return;
       this.ended.add(frame.run_id);

@@ -4,6 +4,7 @@
  * another fails.
  */
 import { getDb } from '../db/client';
+import { expireApprovals } from '../approvals/service';
 import { purgeExpiredSessions, purgeLoginAttempts } from '../auth/queries';
 import { config } from '../lib/config';
 import { runCleanupJobs } from '../outbox/outbox';
@@ -34,6 +35,8 @@ const JOBS: [name: string, job: (env: Env) => Promise<unknown>][] = [
   ['cleanup-jobs', (env) => runCleanupJobs(env)],
   ['processes', runDueProcesses],
   ['sweep-runs', sweepRuns],
+  // Pending approvals past expires_at become expired; run-linked ones tell their chat's object.
+  ['expire-approvals', (env) => expireApprovals(env)],
 ];
 
 export async function scheduled(_controller: ScheduledController, env: Env, _ctx: ExecutionContext) {

@@ -95,7 +95,10 @@ export const runs = sqliteTable(
     workspaceId: text('workspace_id').notNull(),
     status: text('status', { enum: ['queued', 'running', 'completed', 'failed', 'cancelled'] }).notNull(),
     /** How it started: POST /agents/{id}/chat, a chat message, or code (processes, workflows). */
-    trigger: text('trigger', { enum: ['http', 'message', 'code'] }).notNull(),
+    trigger: text('trigger', { enum: ['http', 'message', 'code', 'agent'] }).notNull(),
+    /** A sub-run (delegation through `ask_agent`): the run that asked, and how deep it is. */
+    parentRunId: text('parent_run_id'),
+    depth: integer('depth').notNull().default(0),
     replyToSeq: integer('reply_to_seq'),
     replyMessageId: text('reply_message_id'),
     provider: text('provider').notNull(),
@@ -176,6 +179,109 @@ export const budgetAlerts = sqliteTable(
     crossedAt: ms('crossed_at').notNull(),
   },
   (t) => [primaryKey({ columns: [t.userId, t.month, t.threshold] })],
+);
+
+/** A tool call of a run (one row per call), written with the run's row; `GET /runs/{run_id}` lists them. */
+export const runToolCalls = sqliteTable(
+  'run_tool_calls',
+  {
+    runId: text('run_id').notNull(),
+    callId: text('call_id').notNull(),
+    userId: text('user_id').notNull().references(() => users.id, { onDelete: 'cascade' }),
+    step: integer('step').notNull(),
+    name: text('name').notNull(),
+    kind: text('kind', { enum: ['builtin', 'mcp', 'client'] }).notNull(),
+    arguments: text('arguments').notNull(),
+    status: text('status', { enum: ['pending', 'requires_action', 'waiting_approval', 'completed', 'failed', 'refused'] }).notNull(),
+    output: text('output'),
+    error: text('error'),
+    approvalId: text('approval_id'),
+    createdAt: createdAt(),
+    finishedAt: ms('finished_at'),
+  },
+  (t) => [primaryKey({ columns: [t.runId, t.callId] })],
+);
+
+/** An agent's memories of a user (001): they span chats and go into the agent's prompt within a budget. */
+export const memories = sqliteTable(
+  'memories',
+  {
+    id: text('id').primaryKey(),
+    userId: text('user_id').notNull().references(() => users.id, { onDelete: 'cascade' }),
+    agentId: text('agent_id').notNull(),
+    content: text('content').notNull(),
+    category: text('category').notNull(),
+    createdAt: createdAt(),
+    updatedAt: ms('updated_at').notNull(),
+  },
+  (t) => [
+    index('memories_user_agent_idx').on(t.userId, t.agentId, t.createdAt, t.id),
+    index('memories_user_agent_category_idx').on(t.userId, t.agentId, t.category, t.createdAt, t.id),
+  ],
+);
+
+/** A human decision (001): raised by a user for themselves, or by a run's tool call marked requires_approval. */
+export const approvals = sqliteTable(
+  'approvals',
+  {
+    id: text('id').primaryKey(),
+    userId: text('user_id').notNull().references(() => users.id, { onDelete: 'cascade' }),
+    title: text('title').notNull(),
+    description: text('description'),
+    payload: text('payload'),
+    status: text('status', { enum: ['pending', 'approved', 'rejected', 'expired'] }).notNull(),
+    reason: text('reason'),
+    runId: text('run_id'),
+    chatId: text('chat_id'),
+    callId: text('call_id'),
+    tool: text('tool'),
+    arguments: text('arguments'),
+    createdAt: createdAt(),
+    expiresAt: ms('expires_at'),
+    decidedAt: ms('decided_at'),
+    updatedAt: ms('updated_at').notNull(),
+  },
+  (t) => [
+    index('approvals_user_created_idx').on(t.userId, t.createdAt, t.id),
+    index('approvals_user_status_idx').on(t.userId, t.status, t.createdAt, t.id),
+    index('approvals_pending_expiry_idx').on(t.expiresAt).where(sql`${t.status} = 'pending'`),
+    uniqueIndex('approvals_run_call_idx').on(t.runId, t.callId).where(sql`${t.runId} IS NOT NULL`),
+  ],
+);
+
+/** A remote MCP server of a user's (003), reached over Streamable HTTP; header values encrypted at rest. */
+export const mcpServers = sqliteTable(
+  'mcp_servers',
+  {
+    id: text('id').primaryKey(),
+    userId: text('user_id').notNull().references(() => users.id, { onDelete: 'cascade' }),
+    name: text('name').notNull(),
+    slug: text('slug').notNull(),
+    url: text('url').notNull(),
+    /** AES-GCM of the headers' JSON (MCP_HEADERS_KEY); null without headers. */
+    headersEnc: text('headers_enc'),
+    headerNames: text('header_names').notNull().default('[]'),
+    status: text('status', { enum: ['stopped', 'running', 'error'] }).notNull(),
+    capabilities: text('capabilities'),
+    tools: text('tools').notNull().default('[]'),
+    lastError: text('last_error'),
+    createdAt: createdAt(),
+    updatedAt: ms('updated_at').notNull(),
+  },
+  (t) => [uniqueIndex('mcp_servers_user_slug_idx').on(t.userId, t.slug), index('mcp_servers_user_created_idx').on(t.userId, t.createdAt, t.id)],
+);
+
+/** Connection events and tool calls of an MCP server, bounded per server. */
+export const mcpServerLogs = sqliteTable(
+  'mcp_server_logs',
+  {
+    id: text('id').primaryKey(),
+    serverId: text('server_id').notNull().references(() => mcpServers.id, { onDelete: 'cascade' }),
+    at: ms('at').notNull(),
+    kind: text('kind').notNull(),
+    message: text('message').notNull(),
+  },
+  (t) => [index('mcp_server_logs_server_idx').on(t.serverId, t.at, t.id)],
 );
 
 /** Which chats a session authorized, so revoking the session can close exactly those sockets. */

@@ -253,6 +253,18 @@ export class ChatRoom extends DurableObject<Env> {
     return this.runs.events(runId, lastEventId);
   }
 
+  /**
+   * An approval of a run's tool call was decided or expired (src/approvals/service.ts notifyRun).
+   * A stub for now: the run engine fills it in (resume the run waiting on `callId`).
+   */
+  async approvalDecided(
+    runId: string,
+    callId: string,
+    d: { approvalId: string; status: 'approved' | 'rejected' | 'expired'; reason: string | null },
+  ): Promise<Result> {
+    return { ok: true };
+  }
+
   async history(afterSeq: number, limit: number): Promise<Result<{ messages: ChatMessage[]; lastSeq: number }>> {
     const r = this.ready();
     if (!r.ok) return r;

@@ -4,8 +4,10 @@ import { getDb } from '../db/client';
 import type { Config } from '../lib/config';
 import { newId } from '../lib/ids';
 import { iso } from '../lib/time';
-import { callModel, ModelError, type ModelMessage } from '../model/client';
-import { upsertRunStatement } from '../runs/queries';
+import { callModel, ModelError, type ModelMessage, type ModelTool, type ModelToolCall } from '../model/client';
+import { memoriesForPrompt } from '../memories/service';
+import { type BuiltinName, builtinDefinition, isBuiltin, runBuiltin, type ToolResult } from '../tools/builtin';
+import { upsertRunStatement, upsertToolCallStatement } from '../runs/queries';
 import type { Fanout } from './chat-fanout';
 import * as store from './chat-store';
 import {
@@ -13,6 +15,7 @@ import {
   fail,
   isLiveRun,
   type FinishReason,
+  type Json,
   type Result,
   type RunEvent,
   type RunFrame,
@@ -84,6 +87,20 @@ export function migrateRuns(sql: SqlStorage) {
     CREATE INDEX IF NOT EXISTS runs_live_idx ON runs (agent_id, status) WHERE status IN ('queued', 'running');
     CREATE INDEX IF NOT EXISTS runs_reply_idx ON runs (reply_to_seq, agent_id);
     CREATE INDEX IF NOT EXISTS runs_dirty_idx ON runs (d1_dirty) WHERE d1_dirty = 1;
+    CREATE TABLE IF NOT EXISTS run_tool_calls (
+      run_id TEXT NOT NULL,
+      call_id TEXT NOT NULL,
+      step INTEGER NOT NULL,
+      name TEXT NOT NULL,
+      kind TEXT NOT NULL,
+      arguments TEXT NOT NULL,
+      status TEXT NOT NULL,
+      output TEXT,
+      error TEXT,
+      created_at INTEGER NOT NULL,
+      finished_at INTEGER,
+      PRIMARY KEY (run_id, call_id)
+    );
     CREATE TABLE IF NOT EXISTS run_steps (
       run_id TEXT NOT NULL,
       step INTEGER NOT NULL,
@@ -177,6 +194,11 @@ export interface RunOutcome {
   finished_at: string | null;
   metadata: RunMetadata;
   error: { code: string; msg: string } | null;
+  /**
+   * The tasks this turn's tool calls created or changed (Behflow's `tasks`), last state of each,
+   * as JSON text: it crosses RPC, whose types do not take a recursive JSON type.
+   */
+  tasks: string;
 }
 
 /** What the object lends the runs: its storage, sockets, config and alarm. */
@@ -528,24 +550,60 @@ export class Runs {
   }
 
   /**
-   * One step: one model call, persisted at its start and end. It asks for at most
-   * min(the agent's max_tokens, AGENT_MAX_OUTPUT_TOKENS) tokens, and is priced when it ends (see
-   * the module comment: with the provider's usage, else estimated; nothing for a call that
-   * produced neither).
+   * The run's loop: model → tools → model, up to AGENT_MAX_STEPS model calls, each one persisted
+   * step (its row in run_steps, priced when it ends). The model sees the chat as it stood when the
+   * run began, then this run's own tool rounds (its calls and their results, kept in
+   * run_tool_calls). Tools run as the chat's owner (src/tools/builtin.ts); a refused or failed
+   * call is a result the model reads. Text written in any step is part of the one reply.
    */
   private async execute(live: LiveRun, row: RunRow) {
     const cfg = this.host.cfg();
-    const step = row.step + 1;
+    const base = this.context(live);
+    // The agent's memories of the user span chats (the one exception to "this chat only"), within MEMORY_PROMPT_MAX_BYTES.
+    const memories = cfg.tools.memoryPromptMaxBytes > 0 ? await memoriesForPrompt(getDb(this.host.env), row.user_id, row.agent_id, cfg.tools.memoryPromptMaxBytes) : '';
+    if (memories) base.splice(base[0]?.role === 'system' ? 1 : 0, 0, { role: 'system', content: memories });
+    const tools = (live.agent.tools ?? []).filter((t) => isBuiltin(t.name)).map((t) => builtinDefinition(t.name as BuiltinName));
+    const rounds: ModelMessage[] = [];
+    for (let step = row.step + 1; ; step++) {
+      const done = await this.step(live, step, [...base, ...rounds], tools);
+      if (done.outcome) return this.finish(live, done.outcome);
+      if (step >= cfg.tools.maxSteps) return this.finish(live, { status: 'completed', finish: 'length' });
+      rounds.push({ role: 'assistant', content: done.text, toolCalls: done.toolCalls });
+      for (const call of done.toolCalls) {
+        if (live.controller.signal.aborted) break;
+        rounds.push({ role: 'tool', callId: call.id, name: call.name, content: await this.runTool(live, row, step, call) });
+      }
+      const reason = live.controller.signal.aborted ? (live.controller.signal.reason as AbortReason) : null;
+      if (reason === 'cancelled' || reason === 'deleted') return this.finish(live, { status: 'cancelled', finish: 'cancelled' });
+      if (reason === 'timeout') return this.finish(live, { status: 'failed', finish: 'error', error: fail('run_timeout', `The run took longer than LLM_MAX_RUN_MS (${cfg.llm.maxRunMs} ms)`) });
+      if (reason === 'length') return this.finish(live, { status: 'completed', finish: 'length' });
+    }
+  }
+
+  /**
+   * One step: one model call, persisted at its start and end. It asks for at most
+   * min(the agent's max_tokens, AGENT_MAX_OUTPUT_TOKENS) tokens, and is priced when it ends (see
+   * the module comment: with the provider's usage, else estimated; nothing for a call that
+   * produced neither). Answers the run's outcome when the run ends here, else the tool calls.
+   */
+  private async step(
+    live: LiveRun,
+    step: number,
+    messages: ModelMessage[],
+    tools: ModelTool[],
+  ): Promise<{ outcome?: StepOutcome; text: string; toolCalls: ModelToolCall[] }> {
+    const cfg = this.host.cfg();
     const { sql } = this.host;
     sql.exec("INSERT OR REPLACE INTO run_steps (run_id, step, status, started_at) VALUES (?, ?, 'running', ?)", live.id, step, Date.now());
     sql.exec('UPDATE runs SET step = ? WHERE run_id = ?', step, live.id);
     const model = live.agent.model;
-    const messages = this.context(live);
     const textBefore = live.text.length;
     const cap = cfg.cost.maxOutputTokens;
-    let outcome: { status: 'completed' | 'cancelled' | 'failed'; finish: FinishReason; error?: Failure };
+    let outcome: StepOutcome | undefined;
+    let finish: FinishReason;
     let answered = false;
     let reported: { input_tokens: number; output_tokens: number } | null = null;
+    let toolCalls: ModelToolCall[] = [];
     try {
       const result = await callModel(cfg.llm, {
         model: model.name,
@@ -553,12 +611,15 @@ export class Runs {
         temperature: model.temperature,
         topP: model.top_p,
         maxTokens: Math.min(model.max_tokens ?? cap, cap),
+        tools,
         signal: live.controller.signal,
         onDelta: (text) => this.delta(live, text),
       });
       answered = true;
       reported = result.usage;
-      outcome = { status: 'completed', finish: result.finishReason };
+      toolCalls = result.toolCalls;
+      finish = result.finishReason;
+      if (!toolCalls.length) outcome = { status: 'completed', finish: result.finishReason === 'tool_calls' ? 'stop' : result.finishReason };
     } catch (err) {
       const reason = live.controller.signal.aborted ? (live.controller.signal.reason as AbortReason) : null;
       if (reason === 'length') outcome = { status: 'completed', finish: 'length' };
@@ -570,16 +631,53 @@ export class Runs {
         console.error(JSON.stringify({ msg: 'run failed', run_id: live.id, error: String(err) }));
         outcome = { status: 'failed', finish: 'error', error: fail('model_error', 'The model call failed unexpectedly') };
       }
+      finish = outcome.finish;
     }
     const reply = live.text.slice(textBefore);
     const priced = answered || reply !== '' ? priceCall(cfg.cost.prices, model.name, reported, { prompt: promptText(messages), reply }) : null;
     sql.exec(
       `UPDATE run_steps SET status = ?, text = ?, input_tokens = ?, output_tokens = ?, cost_micros = ?, estimated = ?, unpriced = ?,
        finish_reason = ?, finished_at = ? WHERE run_id = ? AND step = ?`,
-      outcome.status, live.text, priced?.inputTokens ?? null, priced?.outputTokens ?? null, priced?.costMicros ?? null,
-      priced?.estimated ? 1 : 0, priced?.unpriced ? 1 : 0, outcome.finish, Date.now(), live.id, step,
+      outcome?.status ?? 'completed', reply, priced?.inputTokens ?? null, priced?.outputTokens ?? null, priced?.costMicros ?? null,
+      priced?.estimated ? 1 : 0, priced?.unpriced ? 1 : 0, finish, Date.now(), live.id, step,
     );
-    await this.finish(live, outcome);
+    return { outcome, text: reply, toolCalls };
+  }
+
+  /**
+   * One tool call: recorded, announced (run.tool_call), run, its result recorded and announced
+   * (run.tool_result), answered as the text the model reads (capped at TOOL_OUTPUT_MAX_BYTES).
+   * Built-in tools the agent was given run; any other name the model asks for is refused.
+   */
+  private async runTool(live: LiveRun, row: RunRow, step: number, call: ModelToolCall): Promise<string> {
+    const cfg = this.host.cfg();
+    const { sql } = this.host;
+    sql.exec(
+      "INSERT OR REPLACE INTO run_tool_calls (run_id, call_id, step, name, kind, arguments, status, created_at) VALUES (?, ?, ?, ?, 'builtin', ?, 'pending', ?)",
+      live.id, call.id, step, call.name, call.arguments, Date.now(),
+    );
+    this.announce(live, { type: 'run.tool_call', run_id: live.id, call_id: call.id, name: call.name, kind: 'builtin', arguments: parseJson(call.arguments) });
+    const offered = isBuiltin(call.name) && (live.agent.tools ?? []).some((t) => t.name === call.name);
+    const result: ToolResult = offered
+      ? await runBuiltin(call.name as BuiltinName, call.arguments, { db: getDb(this.host.env), userId: row.user_id, agentId: row.agent_id, workspaceId: row.workspace_id })
+      : { ok: false, error: `No tool named ${JSON.stringify(call.name)} is available to this agent` };
+    sql.exec(
+      'UPDATE run_tool_calls SET status = ?, output = ?, error = ?, finished_at = ? WHERE run_id = ? AND call_id = ?',
+      result.ok ? 'completed' : 'failed', result.ok ? JSON.stringify(result.output) : null, result.ok ? null : result.error, Date.now(), live.id, call.id,
+    );
+    this.announce(
+      live,
+      result.ok ? { type: 'run.tool_result', run_id: live.id, call_id: call.id, output: result.output as Json } : { type: 'run.tool_result', run_id: live.id, call_id: call.id, error: result.error },
+    );
+    return capText(result.ok ? JSON.stringify(result.output) : `Error: ${result.error}`, cfg.tools.outputMaxBytes);
+  }
+
+  /** A tool frame to every socket (pending text first, so the order holds) and every SSE listener. */
+  private announce(live: LiveRun, frame: Extract<RunFrame, { type: 'run.tool_call' | 'run.tool_result' }>) {
+    this.flushDelta(live);
+    this.sendFrame(frame, false);
+    const id = String(live.text.length);
+    for (const l of live.listeners) l.send(id, frame);
   }
 
   /** A piece of the reply: kept, checkpointed now and then, and sent (sockets coalesced, SSE at once). */
@@ -766,7 +864,9 @@ export class Runs {
       const steps = isLiveRun(row.status)
         ? []
         : this.host.sql.exec<StepRow>('SELECT * FROM run_steps WHERE run_id = ? AND cost_micros IS NOT NULL ORDER BY step', runId).toArray();
-      if (steps.length === 0) await upsert;
+      const calls = isLiveRun(row.status) ? [] : this.toolCallStatements(db, row);
+      if (steps.length === 0 && calls.length === 0) await upsert;
+      else if (steps.length === 0) await db.batch([upsert, ...calls]);
       else {
         const model = (JSON.parse(row.agent) as Partial<RunAgent>).model;
         const ledger = steps.map((s) =>
@@ -787,13 +887,36 @@ export class Runs {
           }),
         );
         // The crossings are judged in the month the run ended in, with the ledger rows just written.
-        await db.batch([upsert, ...ledger, recordCrossingsStatement(db, row.user_id, row.finished_at ?? Date.now())]);
+        await db.batch([upsert, ...ledger, ...this.toolCallStatements(db, row), recordCrossingsStatement(db, row.user_id, row.finished_at ?? Date.now())]);
       }
       if (!this.host.isDead()) this.host.sql.exec('UPDATE runs SET d1_dirty = 0 WHERE run_id = ? AND status = ?', runId, row.status);
     } catch (err) {
       console.error(JSON.stringify({ msg: 'run row write failed', run_id: runId, error: String(err) }));
       if (!this.host.isDead()) void this.host.alarmBy(Date.now() + D1_RETRY_MS);
     }
+  }
+
+  /** The run's tool calls as D1 statements (idempotent upserts), written with its final row. */
+  private toolCallStatements(db: ReturnType<typeof getDb>, row: RunRow) {
+    return this.host.sql
+      .exec<ToolCallStored>('SELECT * FROM run_tool_calls WHERE run_id = ? ORDER BY step, created_at', row.run_id)
+      .toArray()
+      .map((c) =>
+        upsertToolCallStatement(db, {
+          runId: c.run_id,
+          callId: c.call_id,
+          userId: row.user_id,
+          step: c.step,
+          name: c.name,
+          kind: c.kind,
+          arguments: c.arguments,
+          status: c.status,
+          output: c.output,
+          error: c.error,
+          createdAt: c.created_at,
+          finishedAt: c.finished_at,
+        }),
+      );
   }
 
   // ---- control ----------------------------------------------------------------------------------
@@ -849,7 +972,27 @@ export class Runs {
       finished_at: row.finished_at === null ? null : iso(row.finished_at),
       metadata: metadataOf(row),
       error: row.error_code ? { code: row.error_code, msg: row.error_msg ?? '' } : null,
+      tasks: JSON.stringify(this.tasksOf(row.run_id)),
     };
+  }
+
+  /** The tasks a run's create_task and update_task calls answered, one per task (its last state), in call order. */
+  private tasksOf(runId: string): { [key: string]: Json }[] {
+    const byId = new Map<string, { [key: string]: Json }>();
+    const rows = this.host.sql
+      .exec<{ output: string }>(
+        "SELECT output FROM run_tool_calls WHERE run_id = ? AND status = 'completed' AND name IN ('create_task', 'update_task') ORDER BY created_at",
+        runId,
+      )
+      .toArray();
+    for (const r of rows) {
+      const task = (parseJson(r.output) as { task?: { [key: string]: Json } }).task;
+      if (task && typeof task.task_id === 'string') {
+        byId.delete(task.task_id);
+        byId.set(task.task_id, task);
+      }
+    }
+    return [...byId.values()];
   }
 
   /**
@@ -972,4 +1115,38 @@ function fitBytes(text: string, max: number): string {
     end += ch.length;
   }
   return text.slice(0, end);
+}
+
+/** How a run ends (its status, finish reason and error). */
+type StepOutcome = { status: 'completed' | 'cancelled' | 'failed'; finish: FinishReason; error?: Failure };
+
+/** JSON text as a value, or the text itself when it is not JSON. */
+function parseJson(text: string): Json {
+  try {
+    return JSON.parse(text);
+  } catch {
+    return text;
+  }
+}
+
+/** A tool result as the model reads it: at most `max` UTF-8 bytes, saying so when cut. */
+function capText(text: string, max: number): string {
+  if (encoder.encode(text).byteLength <= max) return text;
+  const note = ` [cut: the result was longer than ${max} bytes]`;
+  return fitBytes(text, Math.max(0, max - note.length)) + note;
+}
+
+/** A run_tool_calls row of the object's storage. */
+interface ToolCallStored extends Record<string, SqlStorageValue> {
+  run_id: string;
+  call_id: string;
+  step: number;
+  name: string;
+  kind: 'builtin' | 'mcp' | 'client';
+  arguments: string;
+  status: 'pending' | 'completed' | 'failed';
+  output: string | null;
+  error: string | null;
+  created_at: number;
+  finished_at: number | null;
 }

@@ -151,7 +151,7 @@ export type RunStatus = (typeof RUN_STATUSES)[number];
 export const LIVE_RUN_STATUSES = ['queued', 'running'] as const satisfies readonly RunStatus[];
 export const isLiveRun = (s: RunStatus) => (LIVE_RUN_STATUSES as readonly RunStatus[]).includes(s);
 /** Why a model call ended: `length` at max_tokens or AGENT_REPLY_MAX_BYTES. */
-export type FinishReason = 'stop' | 'length' | 'cancelled' | 'error';
+export type FinishReason = 'stop' | 'length' | 'cancelled' | 'error' | 'tool_calls';
 /**
  * The tokens a run's model calls used, as priced (src/cost/pricing.ts): the provider's count, or,
  * `estimated`, counted from the text (about 4 characters a token) when it reported none.
@@ -165,7 +165,14 @@ export type RunDeltaFrame = { type: 'run.delta'; run_id: string; text: string };
 /** `completed` or `cancelled`; the stored reply (if any) was sent as a `message` frame just before. */
 export type RunFinishedFrame = { type: 'run.finished'; run_id: string; status: 'completed' | 'cancelled'; usage: RunUsage | null };
 export type RunFailedFrame = { type: 'run.failed'; run_id: string; code: string; msg: string };
-export type RunFrame = RunStartedFrame | RunDeltaFrame | RunFinishedFrame | RunFailedFrame;
+/** The model called a tool (`kind`: a built-in, an MCP server's, or the client's); `arguments` as it wrote them (parsed when JSON). */
+export type RunToolCallFrame = { type: 'run.tool_call'; run_id: string; call_id: string; name: string; kind: 'builtin' | 'mcp' | 'client'; arguments: Json };
+/** The tool's result as the model reads it: `output`, or `error` (a refused or failed call). */
+export type RunToolResultFrame = { type: 'run.tool_result'; run_id: string; call_id: string; output?: Json; error?: string };
+export type RunFrame = RunStartedFrame | RunDeltaFrame | RunFinishedFrame | RunFailedFrame | RunToolCallFrame | RunToolResultFrame;
+
+/** A JSON value (what tool outputs are): typed so that it crosses RPC. */
+export type Json = string | number | boolean | null | Json[] | { [key: string]: Json };
 
 /** What the run used, on the SSE `end` event and the chat route's answer: `cost` in USD (0 when nothing was priced). */
 export type RunMetadata = { model: string; tokens_used: number; usage: RunUsage | null; finish_reason: FinishReason | null; cost: number };
@@ -174,7 +181,9 @@ export type RunEvent =
   | { type: 'start'; session_id: string; run_id: string; agent_id: string }
   | { type: 'token'; content: string }
   | { type: 'end'; run_id: string; status: 'completed' | 'cancelled'; message_id: string | null; metadata: RunMetadata }
-  | { type: 'error'; run_id: string; code: string; msg: string };
+  | { type: 'error'; run_id: string; code: string; msg: string }
+  | RunToolCallFrame
+  | RunToolResultFrame;
 
 export type ServerFrame = ReadyFrame | MessageFrame | MessagesFrame | AckFrame | ErrorFrame | PongFrame | RunFrame;
 

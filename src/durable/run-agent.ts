@@ -11,6 +11,8 @@ export interface RunAgent {
   name: string;
   systemPrompt: string;
   model: { provider: string; name: string; temperature?: number; top_p?: number; max_tokens?: number };
+  /** The agent's `tools` entries (built-in names are what runs use today). */
+  tools?: { name: string; description?: string; parameters?: Record<string, unknown>; requires_approval?: boolean }[];
 }
 
 /** The part of an agent row a run copies. */
@@ -19,6 +21,7 @@ export const runAgentOf = (a: typeof agents.$inferSelect): RunAgent => ({
   name: a.name,
   systemPrompt: a.systemPrompt,
   model: JSON.parse(a.model) as RunAgent['model'],
+  tools: JSON.parse(a.tools) as RunAgent['tools'],
 });
 
 /** What admission knows of the chat owner's money: this UTC month's spend and their own limit (micro-USD). */

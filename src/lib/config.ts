@@ -147,12 +147,25 @@ export const varsSchema = z.object({
   // Every user's monthly spend ceiling in USD, whatever their own budget says; empty: none.
   USER_MONTHLY_LIMIT_USD: usd('10'),
   AGENT_MAX_OUTPUT_TOKENS: int(4096, 1, 1_000_000),
+  // Agents that act (README "Tools"): model calls per run, waits, delegation and size bounds.
+  AGENT_MAX_STEPS: int(8, 1, 100),
+  TOOL_OUTPUT_TIMEOUT_SECONDS: int(600, 1, 86_400),
+  APPROVAL_TIMEOUT_SECONDS: int(3600, 1, 30 * 86_400),
+  AGENT_MAX_DEPTH: int(3, 0, 10),
+  AGENT_MAX_SUBRUNS: int(5, 0, 100),
+  TOOL_OUTPUT_MAX_BYTES: int(16 * 1024, 1, MiB),
+  MEMORY_PROMPT_MAX_BYTES: int(4096, 0, 256 * 1024),
+  MCP_LOG_MAX: int(200, 1, 10_000),
 });
 
 const secret = z.string({ error: 'is not set (wrangler secret put, or .dev.vars locally)' }).min(32, { error: 'must be at least 32 characters' });
 export const secretsSchema = z.object({ JWT_SECRET: secret, LINK_SECRET: secret });
 /** Secrets a deployment may leave unset (never in `[secrets] required`): local model servers need no key. */
-export const optionalSecretsSchema = z.object({ LLM_API_KEY: z.string({ error: 'must be a string' }).trim().optional() });
+export const optionalSecretsSchema = z.object({
+  LLM_API_KEY: z.string({ error: 'must be a string' }).trim().optional(),
+  // AES-GCM key for MCP server header values (src/mcp/): 32+ characters; `npm run dev` generates one.
+  MCP_HEADERS_KEY: z.string({ error: 'must be a string' }).min(32, { error: 'must be at least 32 characters' }).optional(),
+});
 
 /** Vars that were renamed: setting the old name (any value) is an error naming the new one. */
 export const RENAMED_VARS: Record<string, string> = { WEBHOOK_ALLOW_HTTP_LOCALHOST: 'OUTBOUND_ALLOW_LOOPBACK' };
@@ -221,6 +234,17 @@ const toConfig = (v: z.output<typeof schema>) => ({
     allowedModels: v.LLM_MODELS.includes('*') ? null : v.LLM_MODELS.length ? v.LLM_MODELS : [v.LLM_MODEL],
     userMonthlyLimitMicros: v.USER_MONTHLY_LIMIT_USD === null ? null : Math.round(v.USER_MONTHLY_LIMIT_USD * 1_000_000),
     maxOutputTokens: v.AGENT_MAX_OUTPUT_TOKENS,
+  },
+  tools: {
+    maxSteps: v.AGENT_MAX_STEPS,
+    outputTimeoutSeconds: v.TOOL_OUTPUT_TIMEOUT_SECONDS,
+    approvalTimeoutSeconds: v.APPROVAL_TIMEOUT_SECONDS,
+    maxDepth: v.AGENT_MAX_DEPTH,
+    maxSubruns: v.AGENT_MAX_SUBRUNS,
+    outputMaxBytes: v.TOOL_OUTPUT_MAX_BYTES,
+    memoryPromptMaxBytes: v.MEMORY_PROMPT_MAX_BYTES,
+    mcpLogMax: v.MCP_LOG_MAX,
+    mcpHeadersKey: v.MCP_HEADERS_KEY || null,
   },
 });
 

@@ -71,6 +71,16 @@ export const ERROR_CODES = [
   'model_error',
   'model_not_allowed',
   'budget_exceeded',
+  // Tools, approvals, memories and MCP servers.
+  'tool_call_not_found',
+  'run_not_waiting',
+  'approval_not_found',
+  'approval_decided',
+  'memory_not_found',
+  'mcp_server_not_found',
+  'mcp_slug_taken',
+  'mcp_command_unsupported',
+  'mcp_unavailable',
   // Agent packages.
   'package_not_found',
   'version_not_found',

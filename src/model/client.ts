@@ -30,10 +30,27 @@
 import { createOpenAICompatible } from '@ai-sdk/openai-compatible';
 import type { Config } from '../lib/config';
 
-export interface ModelMessage {
-  role: 'system' | 'user' | 'assistant';
-  content: string;
+/** A tool call as the model asked for it: `arguments` is the JSON text it wrote. */
+export interface ModelToolCall {
+  id: string;
+  name: string;
+  arguments: string;
 }
+
+/** A tool the model may call: `parameters` is a JSON Schema object. */
+export interface ModelTool {
+  name: string;
+  description?: string;
+  parameters: Record<string, unknown>;
+}
+
+export type ModelMessage =
+  | { role: 'system'; content: string }
+  | { role: 'user'; content: string }
+  /** The model's earlier turn: its text and the tool calls it made. */
+  | { role: 'assistant'; content: string; toolCalls?: ModelToolCall[] }
+  /** A tool call's result (text), answering the call with `callId`. */
+  | { role: 'tool'; callId: string; name: string; content: string };
 
 export interface ModelRequest {
   model: string;
@@ -41,6 +58,8 @@ export interface ModelRequest {
   temperature?: number | null;
   topP?: number | null;
   maxTokens?: number | null;
+  /** Tools the model may call (none: a plain answer). */
+  tools?: ModelTool[];
   /** Aborted by the caller (cancel, run deadline, reply too long): callModel then rejects with signal.reason. */
   signal: AbortSignal;
   /** Each piece of text as it arrives, in order. */
@@ -49,7 +68,9 @@ export interface ModelRequest {
 
 export interface ModelResult {
   text: string;
-  finishReason: 'stop' | 'length';
+  finishReason: 'stop' | 'length' | 'tool_calls';
+  /** The tool calls the model made (finishReason `tool_calls`); empty otherwise. */
+  toolCalls: ModelToolCall[];
   usage: { input_tokens: number; output_tokens: number } | null;
   /** Date.now() when the first non-empty piece of text arrived. */
   firstTokenAt: number | null;
@@ -87,7 +108,24 @@ export function modelTokens(usage: Usage | undefined): ModelResult['usage'] {
 
 /** Our messages as the provider's prompt: system text as it is, the others as one text part. */
 function prompt(messages: ModelMessage[]): CallOptions['prompt'] {
-  return messages.map((m) => (m.role === 'system' ? { role: m.role, content: m.content } : { role: m.role, content: [{ type: 'text', text: m.content }] }));
+  return messages.map((m): CallOptions['prompt'][number] => {
+    if (m.role === 'system') return { role: 'system', content: m.content };
+    if (m.role === 'user') return { role: 'user', content: [{ type: 'text', text: m.content }] };
+    if (m.role === 'tool') {
+      return { role: 'tool', content: [{ type: 'tool-result', toolCallId: m.callId, toolName: m.name, output: { type: 'text', value: m.content } }] };
+    }
+    const calls = (m.toolCalls ?? []).map((c) => ({ type: 'tool-call' as const, toolCallId: c.id, toolName: c.name, input: parseArguments(c.arguments) }));
+    return { role: 'assistant', content: [...(m.content ? [{ type: 'text' as const, text: m.content }] : []), ...calls] };
+  });
+}
+
+/** The arguments a model wrote, as the object the provider re-serializes (text that is not JSON stays text). */
+function parseArguments(text: string): unknown {
+  try {
+    return JSON.parse(text);
+  } catch {
+    return text;
+  }
 }
 
 /** The wait before retry `n` (from 0): the answer's retry-after-ms or Retry-After when 0 to 60 s, else 500 ms * 2^n. */
@@ -200,12 +238,16 @@ export async function callModel(llm: Config['llm'], req: ModelRequest): Promise<
     topP: req.topP ?? undefined,
     maxOutputTokens: req.maxTokens ?? undefined,
     abortSignal: signal,
+    ...(req.tools?.length
+      ? { tools: req.tools.map((t) => ({ type: 'function' as const, name: t.name, description: t.description, inputSchema: t.parameters as never })) }
+      : {}),
   };
 
   let text = '';
   let firstTokenAt: number | null = null;
   let finish: ModelResult['finishReason'] | null = null;
   let usage: ModelResult['usage'] = null;
+  const toolCalls: ModelToolCall[] = [];
   let retries = 0;
   let failure: unknown = null;
   let thrown: { error: unknown } | null = null; // by onDelta
@@ -239,8 +281,10 @@ export async function callModel(llm: Config['llm'], req: ModelRequest): Promise<
         } else if (part.type === 'error') {
           failure = part.error;
           break;
+        } else if (part.type === 'tool-call') {
+          toolCalls.push({ id: part.toolCallId, name: part.toolName, arguments: part.input });
         } else if (part.type === 'finish') {
-          finish = part.finishReason.unified === 'length' ? 'length' : 'stop';
+          finish = part.finishReason.unified === 'length' ? 'length' : part.finishReason.unified === 'tool-calls' ? 'tool_calls' : 'stop';
           usage = modelTokens(part.usage);
         }
       }
@@ -257,5 +301,5 @@ export async function callModel(llm: Config['llm'], req: ModelRequest): Promise<
   if (timedOut) throw new ModelError('model_error', `No answer from the model within LLM_TIMEOUT_MS (${llm.timeoutMs} ms)`);
   if (thrown) throw thrown.error;
   if (failure !== null) throw toModelError(failure, head, retries);
-  return { text, finishReason: finish ?? 'stop', usage, firstTokenAt };
+  return { text, finishReason: toolCalls.length ? 'tool_calls' : (finish ?? 'stop'), usage, firstTokenAt, toolCalls };
 }

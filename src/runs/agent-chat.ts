@@ -128,6 +128,7 @@ export const answerJson = (o: RunOutcome) => ({
   metadata: o.metadata,
   run_id: o.run_id,
   status: o.status,
+  tasks: JSON.parse(o.tasks) as Record<string, unknown>[],
 });
 
 /** The SSE response of a run's stream. */

@@ -48,6 +48,7 @@ const Answer = z
     metadata: Metadata,
     run_id: z.string(),
     status: z.enum(['completed', 'cancelled']),
+    tasks: z.array(z.record(z.string(), z.unknown())).openapi({ description: 'The tasks this turn created or changed through its tools (Behflow), each as GET /tasks/{task_id} shows it' }),
   })
   .openapi('AgentChatAnswer');
 

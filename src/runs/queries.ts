@@ -1,6 +1,6 @@
 import { and, eq, getTableName, inArray, sql, type SQL } from 'drizzle-orm';
 import type { SQLiteColumn } from 'drizzle-orm/sqlite-core';
-import { runs } from '../db/schema';
+import { runs, runToolCalls } from '../db/schema';
 import { chunk } from '../lib/chunk';
 import { keyset } from '../lib/pagination';
 import type { Db } from '../db/client';
@@ -147,3 +147,23 @@ export async function agentsWithLiveRuns(db: Db, agentIds: readonly string[]): P
   const results = rest.length ? await db.batch([first, ...rest]) : [await first];
   return new Set(results.flat().map((r) => r.agentId));
 }
+
+export type ToolCallRow = typeof runToolCalls.$inferSelect;
+
+/** A run's tool call, written with the run's row by the chat's object (idempotent: a retry updates it). */
+export const upsertToolCallStatement = (db: Db, row: typeof runToolCalls.$inferInsert) =>
+  db
+    .insert(runToolCalls)
+    .values(row)
+    .onConflictDoUpdate({
+      target: [runToolCalls.runId, runToolCalls.callId],
+      set: { status: row.status, output: row.output ?? null, error: row.error ?? null, finishedAt: row.finishedAt ?? null },
+    });
+
+/** The tool calls of one of the user's runs, in the order they were made (the primary key's prefix). */
+export const toolCallsOf = (db: Db, userId: string, runId: string) =>
+  db
+    .select()
+    .from(runToolCalls)
+    .where(and(eq(runToolCalls.runId, runId), eq(runToolCalls.userId, userId)))
+    .orderBy(runToolCalls.step, runToolCalls.createdAt);

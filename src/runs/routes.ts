@@ -1,7 +1,8 @@
 import { z } from '@hono/zod-openapi';
 import { nextCursorSchema } from '../lib/pagination';
 import { createRouter, defineRoute, errorResponse, okJson } from '../lib/router';
-import { listRunsQuery, Run, runJson, runParams, STATUS_ERROR } from './schemas';
+import { listRunsQuery, Run, runJson, runParams, RunWithCalls, STATUS_ERROR, toolCallJson } from './schemas';
+import { toolCallsOf } from './queries';
 import { listRuns, ownRun, RUN_NOT_FOUND } from './service';
 
 export const runRoutes = createRouter()
@@ -36,7 +37,12 @@ export const runRoutes = createRouter()
       description:
         'One of your runs: `status` (`queued` and `running` are live), the model it ran on, the tokens it used, why it failed (`error.code`, one of docs/errors.md\'s run codes), and its timings (`time_to_first_token_ms`, `duration_ms`). Another user\'s or an unknown run is 404 `Run not found`.',
       request: { params: runParams },
-      responses: { 200: okJson(z.object({ run: Run })), 404: errorResponse(RUN_NOT_FOUND) },
+      responses: { 200: okJson(RunWithCalls), 404: errorResponse(RUN_NOT_FOUND) },
     }),
-    async (c) => c.json({ run: runJson(await ownRun(c.get('db'), c.get('user').id, c.req.valid('param').run_id)) }, 200),
+    async (c) => {
+      const userId = c.get('user').id;
+      const run = await ownRun(c.get('db'), userId, c.req.valid('param').run_id);
+      const calls = await toolCallsOf(c.get('db'), userId, run.id);
+      return c.json({ run: { ...runJson(run), tool_calls: calls.map(toolCallJson) } }, 200);
+    },
   );

@@ -4,7 +4,7 @@ import { runs } from '../db/schema';
 import { RUN_STATUSES } from '../durable/protocol';
 import { pageQuery } from '../lib/pagination';
 import { iso, isoOrNull } from '../lib/time';
-import type { RunRow } from './queries';
+import type { RunRow, ToolCallRow } from './queries';
 
 /** The runs area's request and response schemas, and its one serializer. */
 
@@ -24,6 +24,63 @@ export const runParams = z.object({ run_id: z.string().openapi({ param: { name: 
 
 const ms = (description: string) => z.number().int().nullable().openapi({ description });
 const time = (description: string) => z.string().nullable().openapi({ description, format: 'date-time' });
+
+const ToolCall = z.object({
+  call_id: z.string(),
+  step: z.number().int(),
+  name: z.string(),
+  kind: z.enum(['builtin', 'mcp', 'client']),
+  arguments: z.unknown(),
+  status: z.string(),
+  output: z.unknown().nullable(),
+  error: z.string().nullable(),
+  created_at: z.string(),
+  finished_at: z.string().nullable(),
+});
+
+const parsed = (text: string | null) => {
+  if (text === null) return null;
+  try {
+    return JSON.parse(text) as unknown;
+  } catch {
+    return text;
+  }
+};
+
+/** A tool call as GET /runs/{run_id} lists it. */
+export const toolCallJson = (c: ToolCallRow) => ({
+  call_id: c.callId,
+  step: c.step,
+  name: c.name,
+  kind: c.kind,
+  arguments: parsed(c.arguments),
+  status: c.status,
+  output: parsed(c.output),
+  error: c.error,
+  created_at: iso(c.createdAt),
+  finished_at: isoOrNull(c.finishedAt),
+});
+
+const RUN_EXAMPLE = {
+      run_id: '0198f3a2-9b10-7c3d-8e4f-5a6b7c8d9e0f',
+      agent_id: EXAMPLE_ID,
+      chat_id: '0198f3a2-8a00-7d1e-9f2a-3b4c5d6e7f80',
+      workspace_id: '0198f3a2-6b00-7a1b-8c2d-3e4f5a6b7c8d',
+      status: 'completed',
+      trigger: 'message',
+      reply_to_seq: 12,
+      reply_message_id: '0198f3a2-9c20-7e4f-8a5b-6c7d8e9f0a1b',
+      model: { provider: 'openai-compatible', name: 'gpt-4o-mini' },
+      usage: { input_tokens: 412, output_tokens: 96, estimated: false },
+      cost: { usd: 0.000119, micro_usd: 119, unpriced: false, estimated: false },
+      finish_reason: 'stop',
+      error: null,
+      created_at: '2027-03-01T09:30:00.000Z',
+      started_at: '2027-03-01T09:30:00.020Z',
+      first_token_at: '2027-03-01T09:30:00.480Z',
+      finished_at: '2027-03-01T09:30:02.100Z',
+      timings: { time_to_first_token_ms: 460, duration_ms: 2080 },
+    };
 
 export const Run = z
   .object({
@@ -67,28 +124,7 @@ export const Run = z
       duration_ms: ms('finished_at - started_at'),
     }),
   })
-  .openapi('Run', {
-    example: {
-      run_id: '0198f3a2-9b10-7c3d-8e4f-5a6b7c8d9e0f',
-      agent_id: EXAMPLE_ID,
-      chat_id: '0198f3a2-8a00-7d1e-9f2a-3b4c5d6e7f80',
-      workspace_id: '0198f3a2-6b00-7a1b-8c2d-3e4f5a6b7c8d',
-      status: 'completed',
-      trigger: 'message',
-      reply_to_seq: 12,
-      reply_message_id: '0198f3a2-9c20-7e4f-8a5b-6c7d8e9f0a1b',
-      model: { provider: 'openai-compatible', name: 'gpt-4o-mini' },
-      usage: { input_tokens: 412, output_tokens: 96, estimated: false },
-      cost: { usd: 0.000119, micro_usd: 119, unpriced: false, estimated: false },
-      finish_reason: 'stop',
-      error: null,
-      created_at: '2027-03-01T09:30:00.000Z',
-      started_at: '2027-03-01T09:30:00.020Z',
-      first_token_at: '2027-03-01T09:30:00.480Z',
-      finished_at: '2027-03-01T09:30:02.100Z',
-      timings: { time_to_first_token_ms: 460, duration_ms: 2080 },
-    },
-  });
+  .openapi('Run', { example: RUN_EXAMPLE });
 
 const between = (from: number | null, to: number | null) => (from === null || to === null ? null : to - from);
 
@@ -112,4 +148,20 @@ export const runJson = (r: RunRow): z.infer<typeof Run> => ({
   first_token_at: isoOrNull(r.firstTokenAt),
   finished_at: isoOrNull(r.finishedAt),
   timings: { time_to_first_token_ms: between(r.startedAt, r.firstTokenAt), duration_ms: between(r.startedAt, r.finishedAt) },
+});
+
+/** GET /runs/{run_id}: the run and its tool calls. */
+export const RunWithCalls = z.object({
+  run: Run.extend({ tool_calls: z.array(ToolCall) }).openapi({
+    example: {
+      ...RUN_EXAMPLE,
+      tool_calls: [
+        {
+          call_id: 'call_8f2e', step: 1, name: 'create_task', kind: 'builtin', arguments: { title: 'Review the docs' }, status: 'completed',
+          output: { task: { task_id: '0198f3a4-3c4d-7e5f-8a6b-7c8d9e0f1a2b', title: 'Review the docs' } }, error: null,
+          created_at: '2027-03-01T09:30:00.900Z', finished_at: '2027-03-01T09:30:00.950Z',
+        },
+      ],
+    },
+  }),
 });

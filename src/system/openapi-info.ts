@@ -54,9 +54,19 @@ export const TAGS = [
       'What your agents spend, in USD from a ledger of every model call (tokens times the `MODEL_PRICES` of its model; a model without a price counts 0 and is flagged unpriced): a summary, a day-by-day view and breakdowns by agent and by model, in UTC. Your budget caps a calendar month (UTC) and records each alert threshold once a month; the operator\'s ceiling applies to every user whatever their budget says. Past either, runs are refused with 402 `budget_exceeded`.',
   },
   {
+    name: 'Memories',
+    description:
+      'What an agent keeps of you across all your chats with it: short notes (`content`, a `category`), per agent and per user. The newest go into the agent\'s prompt within `MEMORY_PROMPT_MAX_BYTES`; the agent keeps and searches them itself with its `remember` and `recall` tools. Another user\'s agent or memory is 404.',
+  },
+  {
     name: 'Agent packages',
     description:
       'The public package registry: any signed-in user reads every package; the first publisher of a name owns it. A package is a zip archive (at most 10 MiB) with `agent.json` at its root (`name`, `version`, `description`, `system_prompt`, `model`, `tools`).',
+  },
+  {
+    name: 'Approvals',
+    description:
+      'A human approval queue: requests you raise for yourself (`POST /approvals`), and the ones an agent run raises for a tool call marked `requires_approval` (with `run_id`, `call_id`, `tool` and `arguments`). Each is `pending` until approved, rejected (each with an optional `reason`) or expired (`APPROVAL_TIMEOUT_SECONDS`); the decision happens once, and a second one is 409 `approval_decided`.',
   },
   {
     name: 'Tasks',
@@ -72,5 +82,10 @@ export const TAGS = [
     name: 'Files',
     description:
       'Files up to 95 MiB in R2, optionally attached to a task or a workspace. Upload as multipart (`POST`) or as a raw body (`PUT`); download with a token, or through a signed link that needs none.',
+  },
+  {
+    name: 'MCP servers',
+    description:
+      'Remote MCP servers whose tools your agents use (as `mcp:<slug>:<tool>`), reached over MCP\'s Streamable HTTP transport: a Worker cannot start processes, so `config.command` is refused. Start connects, initializes and lists the tools; stop withdraws them; restart lists them again; logs keep connection events and tool calls. Header values are secrets: encrypted at rest, never returned.',
   },
 ];

@@ -23,6 +23,10 @@
 //   echo          true: the reply is JSON.stringify(messages)
 //   tool_calls    [{ name, arguments: object }]: answer tool calls (finish_reason `tool_calls`)
 //   tag           record the request under this tag
+//   steps         [directive, ...]: a tool loop's answers; the step is the number of assistant
+//                 messages after the last user message (each tool round adds one), so the first
+//                 request gets steps[0], the one after its tool results steps[1], ... (the last
+//                 one repeats). In a step's `reply`, {{tool}} is the last tool message's content.
 // Requests with a tag are recorded: GET /_requests/<tag> lists them ({ method, path, body, headers,
 // time, outcome, chunks }), DELETE /_requests/<tag> forgets them. `outcome` ends as `completed`,
 // `error_status`, `client_closed` (the client went away first), `broken` (break_after) or `server_closed`;
@@ -138,7 +142,15 @@ export async function startModelServer({ port = 0, host = '127.0.0.1' } = {}) {
     const lastText = lastUser ? contentText(lastUser.content) : '';
     const parsed = parseDirective(lastText);
     if (parsed.error) return sendJson(res, 400, errorBody(400, parsed.error));
-    const d = parsed.directive ?? {};
+    let d = parsed.directive ?? {};
+    if (Array.isArray(d.steps) && d.steps.length) {
+      const lastUserAt = body.messages.lastIndexOf(lastUser);
+      const step = body.messages.slice(lastUserAt + 1).filter((m) => m?.role === 'assistant').length;
+      const lastTool = [...body.messages].reverse().find((m) => m?.role === 'tool');
+      const current = { ...d.steps[Math.min(step, d.steps.length - 1)] };
+      if (typeof current.reply === 'string') current.reply = current.reply.replaceAll('{{tool}}', lastTool ? contentText(lastTool.content) : '');
+      d = { ...d, steps: undefined, ...current };
+    }
     const tag = typeof d.tag === 'string' ? d.tag : null;
 
     const entry = { method: req.method, path: req.url, body, headers: { ...req.headers }, time: Date.now(), outcome: 'pending', chunks: 0 };

@@ -50,6 +50,21 @@ export async function ownEverything(label: string): Promise<Owned> {
   ids.run_id = run.json.run_id;
   ids.session_id = ids.chat_id;
 
+  const memory = await call('POST', `/agents/${ids.agent_id}/memories`, { token: t, body: { content: `${marker}-memory` } });
+  expect(memory.status, memory.text).toBe(201);
+  ids.memory_id = memory.json.memory.memory_id;
+
+  const approval = await call('POST', '/approvals', { token: t, body: { title: `${marker}-approval` } });
+  expect(approval.status, approval.text).toBe(201);
+  ids.approval_id = approval.json.approval.approval_id;
+
+  const mcp = await call('POST', '/mcp-servers', {
+    token: t,
+    body: { name: `${marker}-mcp`, slug: 'fixture-mcp', config: { url: 'https://mcp.example.com/mcp', headers: { Authorization: `Bearer ${marker}-mcp-token` } } },
+  });
+  expect(mcp.status, mcp.text).toBe(201);
+  ids.server_id = mcp.json.server.server_id;
+
   const task = await call('POST', '/tasks', { token: t, body: { title: `${marker}-task`, workspace_id: ids.workspace_id, tags: [marker] } });
   expect(task.status).toBe(201);
   ids.task_id = task.json.task.task_id;

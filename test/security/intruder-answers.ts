@@ -53,6 +53,18 @@ export const INTRUDER_ANSWERS: Record<string, readonly [status: number, code?: s
   'GET /cost/by-provider': [200],
   'GET /cost/budget': [200],
   'PUT /cost/budget': [200],
+  // Raising an approval is for yourself; the list is the caller's own.
+  'POST /approvals': [201],
+  'GET /approvals': [200],
+  'GET /approvals/{approval_id}': [404, 'approval_not_found'],
+  'POST /approvals/{approval_id}/approve': [404, 'approval_not_found'],
+  'POST /approvals/{approval_id}/reject': [404, 'approval_not_found'],
+  // Memories are per agent and user: another user's agent or memory looks unknown.
+  'POST /agents/{agent_id}/memories': [404, 'agent_not_found'],
+  'GET /agents/{agent_id}/memories': [404, 'agent_not_found'],
+  'GET /agents/{agent_id}/memory-stats': [404, 'agent_not_found'],
+  'PUT /agents/memories/{memory_id}': [404, 'memory_not_found'],
+  'DELETE /agents/memories/{memory_id}': [404, 'memory_not_found'],
   'POST /tasks': [404, 'workspace_not_found'],
   'GET /tasks': [200],
   'GET /tasks/stats': [200],
@@ -74,4 +86,14 @@ export const INTRUDER_ANSWERS: Record<string, readonly [status: number, code?: s
   'DELETE /processes/{process_id}': [404, 'process_not_found'],
   'POST /processes/{process_id}/execute': [404, 'process_not_found'],
   'GET /processes/{process_id}/executions': [404, 'process_not_found'],
+  // MCP servers are per user: registering one is the caller's own; another user's looks unknown.
+  'GET /mcp-servers': [200],
+  'POST /mcp-servers': [201],
+  'GET /mcp-servers/{server_id}': [404, 'mcp_server_not_found'],
+  'PUT /mcp-servers/{server_id}': [404, 'mcp_server_not_found'],
+  'DELETE /mcp-servers/{server_id}': [404, 'mcp_server_not_found'],
+  'POST /mcp-servers/{server_id}/start': [404, 'mcp_server_not_found'],
+  'POST /mcp-servers/{server_id}/stop': [404, 'mcp_server_not_found'],
+  'POST /mcp-servers/{server_id}/restart': [404, 'mcp_server_not_found'],
+  'GET /mcp-servers/{server_id}/logs': [404, 'mcp_server_not_found'],
 };

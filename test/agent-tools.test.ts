@@ -1,0 +1,144 @@
+import { describe, expect, it } from 'vitest';
+import { chatOwner, connect, messageString } from './chat-helpers';
+import { call, newUser, withVars } from './helpers';
+import { mock, modelRequests, uniqueTag } from './model-helpers';
+import { agentOf, chatWith, SseReader } from './run-helpers';
+
+/**
+ * Agents that act (issue 12, items 1, 2 and 8): the run loops model → tools → model, one
+ * persisted step per model call; built-in tools act as the chat's owner through the routes'
+ * own services and schemas. The local model server scripts each step (`steps` directive).
+ */
+const steps = (...s: object[]) => mock({ steps: s });
+const toolCall = (name: string, args: object) => ({ tool_calls: [{ name, arguments: args }] });
+
+describe('built-in tools', () => {
+  it('create_task: the task is made as the user, in the chat\'s workspace; the answer lists it; the calls are on the run', async () => {
+    const { user, workspaceId, chatId } = await chatOwner('tools');
+    const agentId = await agentOf(user, workspaceId, { tools: [{ name: 'create_task' }] });
+    const tag = uniqueTag('tools');
+    const res = await call('POST', `/agents/${agentId}/chat`, {
+      token: user.token,
+      body: { session_id: chatId, message: mock({ tag, steps: [toolCall('create_task', { title: 'Review the docs', priority: 'high' }), { reply: 'Done: {{tool}}' }] }) },
+    });
+    expect(res.status, res.text).toBe(200);
+    expect(res.json.tasks).toHaveLength(1);
+    const task = res.json.tasks[0];
+    expect(task).toMatchObject({ title: 'Review the docs', priority: 'high', workspace_id: workspaceId });
+    expect(res.json.message).toContain(task.task_id);
+    const mine = await call('GET', `/tasks/${task.task_id}`, { token: user.token });
+    expect(mine.status).toBe(200);
+    // The model was offered the tool with a JSON Schema, and read the result in its second call.
+    const [first, second] = await modelRequests(tag);
+    expect(first.body.tools.map((t: any) => t.function.name)).toEqual(['create_task']);
+    expect(first.body.tools[0].function.parameters.properties.title).toBeDefined();
+    expect(second.body.messages.at(-1)).toMatchObject({ role: 'tool' });
+    const run = await call('GET', `/runs/${res.json.run_id}`, { token: user.token });
+    expect(run.json.run.tool_calls).toMatchObject([{ name: 'create_task', kind: 'builtin', status: 'completed', step: 1, arguments: { title: 'Review the docs' } }]);
+    expect(run.json.run.tool_calls[0].output.task.task_id).toBe(task.task_id);
+  });
+
+  it('sockets and SSE clients see run.tool_call and run.tool_result; the deltas still add up to the reply', async () => {
+    const { user, workspaceId, chatId } = await chatOwner('toolsws');
+    const agentId = await agentOf(user, workspaceId, { tools: [{ name: 'list_tasks' }] });
+    await call('POST', '/tasks', { token: user.token, body: { title: 'Existing' } });
+    const { client } = await connect(user, chatId);
+    const sse = new SseReader(await chatWith(user, agentId, { session_id: chatId, stream: true, message: steps(toolCall('list_tasks', {}), { reply: 'You have {{tool}}' }) }));
+    const events = await sse.all();
+    const types = events.map((e) => e.event.type);
+    expect(types.filter((t) => t !== 'token')).toEqual(['start', 'run.tool_call', 'run.tool_result', 'end']);
+    const result = events.find((e) => e.event.type === 'run.tool_result')!.event as any;
+    expect(result.output.tasks.map((t: any) => t.title)).toEqual(['Existing']);
+    const frames = [];
+    for (;;) {
+      const f = await client.next();
+      frames.push(f);
+      if (f.type === 'run.finished') break;
+    }
+    expect(frames.map((f) => f.type).filter((t) => t !== 'run.delta' && t !== 'message')).toEqual(['run.started', 'run.tool_call', 'run.tool_result', 'run.finished']);
+    const reply = frames.filter((f) => f.type === 'message').pop() as any;
+    expect(frames.filter((f) => f.type === 'run.delta').map((f: any) => f.text).join('')).toBe(reply.message.content);
+  });
+
+  it("never reaches another user's things: update_task on another user's task is an error the model reads", async () => {
+    const { user, workspaceId, chatId } = await chatOwner('toolsown');
+    const other = await newUser('toolsother');
+    const theirs = await call('POST', '/tasks', { token: other.token, body: { title: 'Not yours' } });
+    const agentId = await agentOf(user, workspaceId, { tools: [{ name: 'update_task' }] });
+    const res = await call('POST', `/agents/${agentId}/chat`, {
+      token: user.token,
+      body: { session_id: chatId, message: steps(toolCall('update_task', { task_id: theirs.json.task.task_id, title: 'Pwned' }), { reply: 'Result: {{tool}}' }) },
+    });
+    expect(res.status, res.text).toBe(200);
+    expect(res.json.message).toBe('Result: Error: Task not found');
+    expect(res.json.tasks).toEqual([]);
+    expect((await call('GET', `/tasks/${theirs.json.task.task_id}`, { token: other.token })).json.task.title).toBe('Not yours');
+  });
+
+  it('a bad call goes back to the model as an error: invalid arguments, and a tool the agent was not given', async () => {
+    const { user, workspaceId, chatId } = await chatOwner('toolsbad');
+    const agentId = await agentOf(user, workspaceId, { tools: [{ name: 'create_task' }] });
+    const bad = await call('POST', `/agents/${agentId}/chat`, {
+      token: user.token,
+      body: { session_id: chatId, message: steps(toolCall('create_task', { title: 42 }), { reply: '{{tool}}' }) },
+    });
+    expect(bad.status).toBe(200);
+    expect(bad.json.message).toMatch(/^Error: Invalid arguments: title: /);
+    const notGiven = await call('POST', `/agents/${agentId}/chat`, {
+      token: user.token,
+      body: { session_id: chatId, message: steps(toolCall('list_tasks', {}), { reply: '{{tool}}' }) },
+    });
+    expect(notGiven.json.message).toBe('Error: No tool named "list_tasks" is available to this agent');
+  });
+
+  it('stops after AGENT_MAX_STEPS model calls (finish reason length), every step priced', async () => {
+    const { user, workspaceId, chatId } = await chatOwner('toolscap');
+    const agentId = await agentOf(user, workspaceId, { tools: [{ name: 'list_tasks' }] });
+    const tag = uniqueTag('cap');
+    const res = await withVars({ AGENT_MAX_STEPS: '3' }, () =>
+      call('POST', `/agents/${agentId}/chat`, { token: user.token, body: { session_id: chatId, message: mock({ tag, ...toolCall('list_tasks', {}) }) } }),
+    );
+    expect(res.status, res.text).toBe(200);
+    expect(res.json.metadata.finish_reason).toBe('length');
+    expect(await modelRequests(tag)).toHaveLength(3);
+    const run = await call('GET', `/runs/${res.json.run_id}`, { token: user.token });
+    expect(run.json.run.tool_calls).toHaveLength(2);
+    expect(run.json.run.usage.input_tokens).toBeGreaterThan(0);
+  });
+
+  it('remember and recall keep memories across chats, and memories go into the prompt', async () => {
+    const { user, workspaceId, chatId } = await chatOwner('toolsmem');
+    const agentId = await agentOf(user, workspaceId, { tools: [{ name: 'remember' }, { name: 'recall' }] });
+    const kept = await call('POST', `/agents/${agentId}/chat`, {
+      token: user.token,
+      body: { session_id: chatId, message: steps(toolCall('remember', { content: 'Prefers tea', category: 'taste' }), { reply: 'Noted.' }) },
+    });
+    expect(kept.status, kept.text).toBe(200);
+    const listed = await call('GET', `/agents/${agentId}/memories`, { token: user.token });
+    expect(listed.json.memories.map((m: any) => m.content)).toEqual(['Prefers tea']);
+    // Another chat: the prompt carries the memory; recall finds it.
+    const other = await call('POST', `/chat?workspace_id=${workspaceId}`, { token: user.token });
+    const echo = await call('POST', `/agents/${agentId}/chat`, { token: user.token, body: { session_id: other.json.chat.chat_id, message: mock({ echo: true }) } });
+    expect(JSON.parse(echo.json.message)[1].content).toContain('Prefers tea');
+    const recall = await call('POST', `/agents/${agentId}/chat`, {
+      token: user.token,
+      body: { session_id: other.json.chat.chat_id, message: steps(toolCall('recall', { query: 'TEA' }), { reply: '{{tool}}' }) },
+    });
+    expect(JSON.parse(recall.json.message).memories[0].content).toBe('Prefers tea');
+  });
+});
+
+describe('a message frame to an agent with tools', () => {
+  it('runs the tools too (live chats use the same loop)', async () => {
+    const { user, workspaceId, chatId } = await chatOwner('toolsframe');
+    const agentId = await agentOf(user, workspaceId, { tools: [{ name: 'create_task' }] });
+    const { client } = await connect(user, chatId);
+    client.send({ type: 'message', message_string: await messageString(user, chatId), agent_id: agentId, content: steps(toolCall('create_task', { title: 'From a chat' }), { reply: 'ok' }) });
+    for (;;) {
+      const f = await client.next();
+      if (f.type === 'run.finished') break;
+    }
+    const tasks = await call('GET', '/tasks', { token: user.token });
+    expect(tasks.json.tasks.map((t: any) => t.title)).toContain('From a chat');
+  });
+});
