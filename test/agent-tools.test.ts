@@ -142,3 +142,35 @@ describe('a message frame to an agent with tools', () => {
     expect(tasks.json.tasks.map((t: any) => t.title)).toContain('From a chat');
   });
 });
+
+describe('MCP tools', () => {
+  it("mcp:<slug>:<tool> entries are resolved against the owner's running servers and called through them", async () => {
+    const { env } = await import('cloudflare:workers');
+    const { user, workspaceId, chatId } = await chatOwner('toolsmcp');
+    const slug = `calc-${Math.random().toString(36).slice(2, 8)}`;
+    const reg = await call('POST', '/mcp-servers', { token: user.token, body: { name: 'Calc', slug, config: { url: `${env.MCP_SERVER_URL}/mcp` } } });
+    expect(reg.status, reg.text).toBe(201);
+    const agentId = await agentOf(user, workspaceId, { tools: [{ name: `mcp:${slug}:add` }, { name: `mcp:${slug}:nope` }] });
+    const modelName = `mcp__${slug}__add`;
+    const ask = () =>
+      call('POST', `/agents/${agentId}/chat`, {
+        token: user.token,
+        body: { session_id: chatId, message: steps(toolCall(modelName, { a: 2, b: 40 }), { reply: 'Sum: {{tool}}' }) },
+      });
+    // Stopped: not offered, so the model's call is refused.
+    const stopped = await ask();
+    expect(stopped.json.message).toBe(`Sum: Error: No tool named "${modelName}" is available to this agent`);
+    expect((await call('POST', `/mcp-servers/${reg.json.server.server_id}/start`, { token: user.token })).status).toBe(200);
+    const tag = uniqueTag('mcp');
+    const res = await call('POST', `/agents/${agentId}/chat`, {
+      token: user.token,
+      body: { session_id: chatId, message: mock({ tag, steps: [toolCall(modelName, { a: 2, b: 40 }), { reply: 'Sum: {{tool}}' }] }) },
+    });
+    expect(res.status, res.text).toBe(200);
+    expect(res.json.message).toBe('Sum: "42"');
+    const [first] = await modelRequests(tag);
+    expect(first.body.tools.map((t: any) => t.function.name)).toEqual([modelName]); // the unknown tool is not offered
+    const run = await call('GET', `/runs/${res.json.run_id}`, { token: user.token });
+    expect(run.json.run.tool_calls).toMatchObject([{ name: `mcp:${slug}:add`, kind: 'mcp', status: 'completed', output: '42' }]);
+  });
+});

@@ -5,6 +5,7 @@ import type { Config } from '../lib/config';
 import { newId } from '../lib/ids';
 import { iso } from '../lib/time';
 import { callModel, ModelError, type ModelMessage, type ModelTool, type ModelToolCall } from '../model/client';
+import { callMcpTool, mcpToolsFor } from '../mcp/index';
 import { memoriesForPrompt } from '../memories/service';
 import { type BuiltinName, builtinDefinition, isBuiltin, runBuiltin, type ToolResult } from '../tools/builtin';
 import { upsertRunStatement, upsertToolCallStatement } from '../runs/queries';
@@ -277,6 +278,8 @@ interface LiveRun {
   resolveDone: () => void;
   /** The D1 write of the run's start, which the end write follows. */
   d1: Promise<void>;
+  /** The MCP tools offered to the model, by the name it sees. */
+  mcp?: Map<string, McpOffer>;
 }
 
 /** Why a run's model call was aborted (AbortController reasons). */
@@ -562,7 +565,10 @@ export class Runs {
     // The agent's memories of the user span chats (the one exception to "this chat only"), within MEMORY_PROMPT_MAX_BYTES.
     const memories = cfg.tools.memoryPromptMaxBytes > 0 ? await memoriesForPrompt(getDb(this.host.env), row.user_id, row.agent_id, cfg.tools.memoryPromptMaxBytes) : '';
     if (memories) base.splice(base[0]?.role === 'system' ? 1 : 0, 0, { role: 'system', content: memories });
-    const tools = (live.agent.tools ?? []).filter((t) => isBuiltin(t.name)).map((t) => builtinDefinition(t.name as BuiltinName));
+    const builtins = (live.agent.tools ?? []).filter((t) => isBuiltin(t.name)).map((t) => builtinDefinition(t.name as BuiltinName));
+    const mcp = await this.mcpTools(live, row);
+    const tools = [...builtins, ...mcp.map((m) => m.tool)];
+    live.mcp = new Map(mcp.map((m) => [m.tool.name, m]));
     const rounds: ModelMessage[] = [];
     for (let step = row.step + 1; ; step++) {
       const done = await this.step(live, step, [...base, ...rounds], tools);
@@ -645,6 +651,27 @@ export class Runs {
   }
 
   /**
+   * The agent's MCP tools (`mcp:<server-slug>:<tool>` entries), resolved now against the owner's
+   * running servers (a stopped server's or an unknown tool is simply not offered). The model sees
+   * each as `mcp__<slug>__<tool>` (tool names allow no colons), with the schema the server listed.
+   */
+  private async mcpTools(live: LiveRun, row: RunRow): Promise<McpOffer[]> {
+    const wanted = (live.agent.tools ?? []).flatMap((t) => {
+      const m = /^mcp:([a-z0-9][a-z0-9-]{0,62}):(.+)$/.exec(t.name);
+      return m ? [{ entry: t.name, slug: m[1], tool: m[2] }] : [];
+    });
+    if (!wanted.length) return [];
+    const servers = await mcpToolsFor(getDb(this.host.env), row.user_id, wanted.map((w) => w.slug));
+    return wanted.flatMap((w) => {
+      const listed = servers.find((s) => s.slug === w.slug)?.tools.find((t) => t.name === w.tool);
+      if (!listed) return [];
+      const name = `mcp__${w.slug}__${w.tool}`.replace(/[^a-zA-Z0-9_-]/g, '_').slice(0, 64);
+      const parameters = (listed.input_schema ?? { type: 'object' }) as Record<string, unknown>;
+      return [{ entry: w.entry, slug: w.slug, toolName: w.tool, tool: { name, description: listed.description ?? undefined, parameters } }];
+    });
+  }
+
+  /**
    * One tool call: recorded, announced (run.tool_call), run, its result recorded and announced
    * (run.tool_result), answered as the text the model reads (capped at TOOL_OUTPUT_MAX_BYTES).
    * Built-in tools the agent was given run; any other name the model asks for is refused.
@@ -652,15 +679,26 @@ export class Runs {
   private async runTool(live: LiveRun, row: RunRow, step: number, call: ModelToolCall): Promise<string> {
     const cfg = this.host.cfg();
     const { sql } = this.host;
+    const mcp = live.mcp?.get(call.name);
+    const kind = mcp ? 'mcp' : 'builtin';
+    const name = mcp ? mcp.entry : call.name;
     sql.exec(
-      "INSERT OR REPLACE INTO run_tool_calls (run_id, call_id, step, name, kind, arguments, status, created_at) VALUES (?, ?, ?, ?, 'builtin', ?, 'pending', ?)",
-      live.id, call.id, step, call.name, call.arguments, Date.now(),
+      'INSERT OR REPLACE INTO run_tool_calls (run_id, call_id, step, name, kind, arguments, status, created_at) VALUES (?, ?, ?, ?, ?, ?, \'pending\', ?)',
+      live.id, call.id, step, name, kind, call.arguments, Date.now(),
     );
-    this.announce(live, { type: 'run.tool_call', run_id: live.id, call_id: call.id, name: call.name, kind: 'builtin', arguments: parseJson(call.arguments) });
-    const offered = isBuiltin(call.name) && (live.agent.tools ?? []).some((t) => t.name === call.name);
-    const result: ToolResult = offered
-      ? await runBuiltin(call.name as BuiltinName, call.arguments, { db: getDb(this.host.env), userId: row.user_id, agentId: row.agent_id, workspaceId: row.workspace_id })
-      : { ok: false, error: `No tool named ${JSON.stringify(call.name)} is available to this agent` };
+    this.announce(live, { type: 'run.tool_call', run_id: live.id, call_id: call.id, name, kind, arguments: parseJson(call.arguments) });
+    const deps = { db: getDb(this.host.env), env: this.host.env };
+    let result: ToolResult;
+    if (mcp) {
+      const args = parseJson(call.arguments);
+      const called =
+        args !== null && typeof args === 'object' && !Array.isArray(args)
+          ? await callMcpTool(deps, row.user_id, mcp.slug, mcp.toolName, args)
+          : ({ ok: false, error: 'Invalid arguments: a JSON object is expected' } as const);
+      result = called.ok ? { ok: true, output: called.output } : called;
+    } else if (isBuiltin(call.name) && (live.agent.tools ?? []).some((t) => t.name === call.name)) {
+      result = await runBuiltin(call.name, call.arguments, { db: deps.db, userId: row.user_id, agentId: row.agent_id, workspaceId: row.workspace_id });
+    } else result = { ok: false, error: `No tool named ${JSON.stringify(call.name)} is available to this agent` };
     sql.exec(
       'UPDATE run_tool_calls SET status = ?, output = ?, error = ?, finished_at = ? WHERE run_id = ? AND call_id = ?',
       result.ok ? 'completed' : 'failed', result.ok ? JSON.stringify(result.output) : null, result.ok ? null : result.error, Date.now(), live.id, call.id,
@@ -1149,4 +1187,12 @@ interface ToolCallStored extends Record<string, SqlStorageValue> {
   error: string | null;
   created_at: number;
   finished_at: number | null;
+}
+
+/** An MCP tool offered to a run's model: the agent's entry, the server and tool, and the definition the model sees. */
+interface McpOffer {
+  entry: string;
+  slug: string;
+  toolName: string;
+  tool: ModelTool;
 }
