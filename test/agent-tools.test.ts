@@ -2,7 +2,7 @@ import { describe, expect, it } from 'vitest';
 import { chatOwner, connect, messageString } from './chat-helpers';
 import { call, newUser, withVars } from './helpers';
 import { mock, modelRequests, uniqueTag } from './model-helpers';
-import { agentOf, chatWith, SseReader } from './run-helpers';
+import { agentOf, chatWith, runUntil, SseReader } from './run-helpers';
 
 /**
  * Agents that act (issue 12, items 1, 2 and 8): the run loops model → tools → model, one
@@ -172,5 +172,71 @@ describe('MCP tools', () => {
     expect(first.body.tools.map((t: any) => t.function.name)).toEqual([modelName]); // the unknown tool is not offered
     const run = await call('GET', `/runs/${res.json.run_id}`, { token: user.token });
     expect(run.json.run.tool_calls).toMatchObject([{ name: `mcp:${slug}:add`, kind: 'mcp', status: 'completed', output: '42' }]);
+  });
+});
+
+describe('client tools (requires action)', () => {
+  const weather = { name: 'get_weather', description: 'The weather in a city', parameters: { type: 'object', properties: { city: { type: 'string' } } } };
+
+  it('a call pauses the run; POST /runs/{run_id}/tool-outputs answers it and the run resumes to its end', async () => {
+    const { user, workspaceId, chatId } = await chatOwner('client');
+    const agentId = await agentOf(user, workspaceId, { tools: [weather] });
+    const tag = uniqueTag('client');
+    const first = await call('POST', `/agents/${agentId}/chat`, {
+      token: user.token,
+      body: { session_id: chatId, message: mock({ tag, steps: [toolCall('get_weather', { city: 'Oslo' }), { reply: 'Weather: {{tool}}' }] }) },
+    });
+    expect(first.status, first.text).toBe(200);
+    expect(first.json).toMatchObject({ status: 'requires_action', required_action: { tool_calls: [{ name: 'get_weather', arguments: { city: 'Oslo' } }] } });
+    const callId = first.json.required_action.tool_calls[0].call_id;
+    expect((await call('GET', `/runs/${first.json.run_id}`, { token: user.token })).json.run.status).toBe('requires_action');
+    const [offered] = await modelRequests(tag);
+    expect(offered.body.tools[0].function).toMatchObject({ name: 'get_weather', parameters: weather.parameters });
+
+    const post = (body: unknown, token = user.token) => call('POST', `/runs/${first.json.run_id}/tool-outputs`, { token, body });
+    const wrong = await post({ tool_outputs: [{ call_id: 'nope', output: 'x' }] });
+    expect(wrong.status).toBe(404);
+    expect(wrong.json.code).toBe('tool_call_not_found');
+    const intruder = await newUser('clientintr');
+    expect((await post({ tool_outputs: [{ call_id: callId, output: 'x' }] }, intruder.token)).json.code).toBe('run_not_found');
+    expect((await post({ tool_outputs: [] })).status).toBe(400);
+
+    const done = await post({ tool_outputs: [{ call_id: callId, output: '21 C and sunny' }] });
+    expect(done.status, done.text).toBe(200);
+    expect(done.json).toMatchObject({ status: 'completed', message: 'Weather: 21 C and sunny', run_id: first.json.run_id });
+    const again = await post({ tool_outputs: [{ call_id: callId, output: 'x' }] });
+    expect(again.status).toBe(409);
+    expect(again.json.code).toBe('run_not_waiting');
+    const run = await call('GET', `/runs/${first.json.run_id}`, { token: user.token });
+    expect(run.json.run.tool_calls).toMatchObject([{ name: 'get_weather', kind: 'client', status: 'completed', output: '21 C and sunny' }]);
+    // The one reply is stored once, after the user's message.
+    const msgs = await call('GET', `/chat/messages?chat_id=${chatId}`, { token: user.token });
+    expect(msgs.json.messages.map((m: any) => m.role)).toEqual(['user', 'agent']);
+  });
+
+  it('over SSE the stream ends with requires_action; the resumed run streams on; unanswered, the run fails when the wait ends', async () => {
+    const { runDurableObjectAlarm } = await import('cloudflare:test');
+    const { env } = await import('cloudflare:workers');
+    const { user, workspaceId, chatId } = await chatOwner('clientsse');
+    const agentId = await agentOf(user, workspaceId, { tools: [weather] });
+    const events = await new SseReader(await chatWith(user, agentId, { session_id: chatId, stream: true, message: steps(toolCall('get_weather', { city: 'Rome' }), { reply: 'It is {{tool}}' }) })).all();
+    const last = events[events.length - 1].event as any;
+    expect(last).toMatchObject({ type: 'requires_action', tool_calls: [{ name: 'get_weather', arguments: { city: 'Rome' } }] });
+    const res = await call('POST', `/runs/${last.run_id}/tool-outputs`, { token: user.token, body: { tool_outputs: [{ call_id: last.tool_calls[0].call_id, output: 'warm' }] } });
+    expect(res.json.message).toBe('It is warm');
+
+    // A second run left unanswered: the alarm fails it once TOOL_OUTPUT_TIMEOUT_SECONDS has passed.
+    const waiting = await withVars({ TOOL_OUTPUT_TIMEOUT_SECONDS: '1' }, () =>
+      call('POST', `/agents/${agentId}/chat`, { token: user.token, body: { session_id: chatId, message: steps(toolCall('get_weather', { city: 'Oslo' }), { reply: 'x' }) } }),
+    );
+    expect(waiting.json.status).toBe('requires_action');
+    // A busy agent: one run per agent per chat holds while it waits.
+    expect((await call('POST', `/agents/${agentId}/chat`, { token: user.token, body: { session_id: chatId, message: 'hi' } })).json.code).toBe('run_in_progress');
+    await new Promise((r) => setTimeout(r, 1100)); // the wait's end (TOOL_OUTPUT_TIMEOUT_SECONDS has a 1 s floor)
+    // The alarm set for the wait's end fires by itself; run it in case it has not yet.
+    await runDurableObjectAlarm(env.CHAT_ROOM.get(env.CHAT_ROOM.idFromName(chatId)));
+    const failed = await runUntil(user, waiting.json.run_id, ['failed']);
+    expect(failed).toMatchObject({ status: 'failed', error: { code: 'run_timeout' } });
+    expect(failed.error.msg).toContain('TOOL_OUTPUT_TIMEOUT_SECONDS');
   });
 });

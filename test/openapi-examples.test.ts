@@ -133,6 +133,21 @@ describe('Try it out', () => {
       const session = await call('POST', '/auth/login', { body: { email, password: owned.user.password } });
       expect(session.status, session.text).toBe(200);
       const ids: Record<string, string> = { ...owned.ids, refresh_token: session.json.refresh_token };
+      // Tool outputs need a run waiting on a client tool: one of the agent's, asked to call it.
+      if (o.path === '/runs/{run_id}/tool-outputs') {
+        const token = session.json.access_token;
+        // Earlier examples may have taken the agent out of the workspace or stopped it.
+        await call('POST', `/workspace/${ids.workspace_id}/agent`, { token, body: { agent_id: ids.agent_id } });
+        await call('POST', `/agents/${ids.agent_id}/start`, { token });
+        await call('PATCH', `/agents/${ids.agent_id}`, { token, body: { tools: [{ name: 'lookup', parameters: { type: 'object' } }], model: { name: 'gpt-4o-mini' } } });
+        const asked = await call('POST', `/agents/${ids.agent_id}/chat`, {
+          token,
+          body: { session_id: ids.chat_id, message: '[[mock {"tool_calls": [{"name": "lookup", "arguments": {}}]}]]' },
+        });
+        expect(asked.json.status, asked.text).toBe('requires_action');
+        ids.run_id = asked.json.run_id;
+        ids.call_id = asked.json.required_action?.tool_calls[0]?.call_id;
+      }
       // A decision uses its approval up: each decision example gets a pending one of its own.
       if (o.path.startsWith('/approvals/{approval_id}/')) {
         const raised = await call('POST', '/approvals', { token: session.json.access_token, body: { title: 'Try it out' } });

@@ -177,7 +177,7 @@ describe('GET /runs', () => {
     const u = await newUser();
     for (const status of ['done', 'RUNNING', '']) {
       const res = await call('GET', `/runs?status=${status}`, { token: u.token });
-      expectError(res, 400, 'status must be one of queued, running, completed, failed, cancelled');
+      expectError(res, 400, 'status must be one of queued, running, requires_action, completed, failed, cancelled');
       expect(res.json.code).toBe('validation_error');
     }
     expectError(await call('GET', '/runs?cursor=@@', { token: u.token }), 400, 'Invalid cursor');

@@ -93,7 +93,7 @@ export const runs = sqliteTable(
     agentId: text('agent_id').notNull(),
     chatId: text('chat_id').notNull(),
     workspaceId: text('workspace_id').notNull(),
-    status: text('status', { enum: ['queued', 'running', 'completed', 'failed', 'cancelled'] }).notNull(),
+    status: text('status', { enum: ['queued', 'running', 'requires_action', 'completed', 'failed', 'cancelled'] }).notNull(),
     /** How it started: POST /agents/{id}/chat, a chat message, or code (processes, workflows). */
     trigger: text('trigger', { enum: ['http', 'message', 'code', 'agent'] }).notNull(),
     /** A sub-run (delegation through `ask_agent`): the run that asked, and how deep it is. */

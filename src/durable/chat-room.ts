@@ -239,6 +239,13 @@ export class ChatRoom extends DurableObject<Env> {
     return this.runs.cancel(runId);
   }
 
+  /** The client's tool outputs for a run waiting on them (chat-runs.ts `submitToolOutputs`). */
+  async submitToolOutputs(runId: string, outputs: { call_id: string; output: string }[], stream: boolean): Promise<Result<{ run: StartedRun; waiting: string[] }>> {
+    const r = this.ready();
+    if (!r.ok) return r;
+    return this.runs.submitToolOutputs(runId, outputs, stream);
+  }
+
   /** Waits for the run to end; answers its outcome. */
   async awaitRun(runId: string): Promise<Result<{ outcome: RunOutcome }>> {
     const r = this.ready();

@@ -125,12 +125,17 @@ export function migrateRuns(sql: SqlStorage) {
     if (!have.has('cost_micros')) sql.exec(`ALTER TABLE ${table} ADD COLUMN cost_micros INTEGER`);
     if (!have.has('estimated')) sql.exec(`ALTER TABLE ${table} ADD COLUMN estimated INTEGER NOT NULL DEFAULT 0`);
     if (!have.has('unpriced')) sql.exec(`ALTER TABLE ${table} ADD COLUMN unpriced INTEGER NOT NULL DEFAULT 0`);
+    // Client tools: the chat's last seq when the run began (its context, rebuilt on resume), and the wait's end.
+    if (table === 'runs' && !have.has('context_seq')) sql.exec('ALTER TABLE runs ADD COLUMN context_seq INTEGER');
+    if (table === 'runs' && !have.has('waiting_until')) sql.exec('ALTER TABLE runs ADD COLUMN waiting_until INTEGER');
   }
 }
 
 export type RunTrigger = 'http' | 'message' | 'code';
 
 interface RunRow extends Record<string, SqlStorageValue> {
+  context_seq: number | null;
+  waiting_until: number | null;
   run_id: string;
   agent_id: string;
   user_id: string;
@@ -200,6 +205,8 @@ export interface RunOutcome {
    * as JSON text: it crosses RPC, whose types do not take a recursive JSON type.
    */
   tasks: string;
+  /** `requires_action`: the client tool calls the run waits on (`arguments` as the model wrote them). */
+  required_action: { tool_calls: { call_id: string; name: string; arguments: string }[] } | null;
 }
 
 /** What the object lends the runs: its storage, sockets, config and alarm. */
@@ -317,13 +324,13 @@ export class Runs {
 
   private liveRows(agentId?: string): RunRow[] {
     return agentId === undefined
-      ? this.host.sql.exec<RunRow>("SELECT * FROM runs WHERE status IN ('queued', 'running') ORDER BY created_at").toArray()
-      : this.host.sql.exec<RunRow>("SELECT * FROM runs WHERE agent_id = ? AND status IN ('queued', 'running') ORDER BY created_at", agentId).toArray();
+      ? this.host.sql.exec<RunRow>("SELECT * FROM runs WHERE status IN ('queued', 'running', 'requires_action') ORDER BY created_at").toArray()
+      : this.host.sql.exec<RunRow>("SELECT * FROM runs WHERE agent_id = ? AND status IN ('queued', 'running', 'requires_action') ORDER BY created_at", agentId).toArray();
   }
 
   /** True if storage holds a live run (the constructor asks: a fresh object has none of its own, so those are orphans). */
   hasStoredLiveRuns(): boolean {
-    return this.host.sql.exec("SELECT 1 FROM runs WHERE status IN ('queued', 'running') LIMIT 1").toArray().length > 0;
+    return this.host.sql.exec("SELECT 1 FROM runs WHERE status IN ('queued', 'running', 'requires_action') LIMIT 1").toArray().length > 0;
   }
 
   /** A stored run's error code, if it failed. */
@@ -421,6 +428,8 @@ export class Runs {
       finished_at: null,
       deadline: null,
       d1_dirty: 1,
+      context_seq: null,
+      waiting_until: null,
     };
     this.insertRow(row);
     const live = this.track(row, loaded.agent);
@@ -478,6 +487,8 @@ export class Runs {
       finished_at: now,
       deadline: null,
       d1_dirty: 1,
+      context_seq: null,
+      waiting_until: null,
     };
     this.insertRow(row);
     this.sendFrame({ type: 'run.failed', run_id: row.run_id, code: f.code, msg: f.msg }, true);
@@ -519,12 +530,15 @@ export class Runs {
     const cfg = this.host.cfg();
     const now = Date.now();
     const deadline = now + cfg.llm.maxRunMs;
-    this.host.sql.exec("UPDATE runs SET status = 'running', started_at = ?, deadline = ?, d1_dirty = 1 WHERE run_id = ?", now, deadline, row.run_id);
+    const contextSeq = this.host.messages.lastSeq();
+    this.host.sql.exec(
+      "UPDATE runs SET status = 'running', started_at = ?, deadline = ?, context_seq = ?, d1_dirty = 1 WHERE run_id = ?", now, deadline, contextSeq, row.run_id,
+    );
     this.sendFrame({ type: 'run.started', run_id: row.run_id, agent_id: row.agent_id, reply_to_seq: row.reply_to_seq }, true);
     for (const l of live.listeners) l.send('0', this.startEvent(row));
     const timer = setTimeout(() => live.controller.abort('timeout' satisfies AbortReason), cfg.llm.maxRunMs);
     // The model call first: everything else here (D1, the alarm) happens while it is on its way.
-    void this.execute(live, { ...row, status: 'running', started_at: now, deadline }).finally(() => clearTimeout(timer));
+    void this.execute(live, { ...row, status: 'running', started_at: now, deadline, context_seq: contextSeq }).finally(() => clearTimeout(timer));
     live.d1 = this.writeD1(row.run_id);
     void this.host.alarmBy(Math.min(deadline, now + RUN_HEARTBEAT_MS));
   }
@@ -536,10 +550,10 @@ export class Runs {
   // ---- executing --------------------------------------------------------------------------------
 
   /** The model sees the agent's system prompt and this chat's latest messages, never another chat's. */
-  private context(live: LiveRun): ModelMessage[] {
+  private context(live: LiveRun, uptoSeq: number): ModelMessage[] {
     const cfg = this.host.cfg();
     const rows = this.host.sql
-      .exec<store.StoredMessage & Record<string, SqlStorageValue>>('SELECT * FROM messages ORDER BY seq DESC LIMIT ?', cfg.agentContextMessages)
+      .exec<store.StoredMessage & Record<string, SqlStorageValue>>('SELECT * FROM messages WHERE seq <= ? ORDER BY seq DESC LIMIT ?', uptoSeq, cfg.agentContextMessages)
       .toArray()
       .reverse();
     const out: ModelMessage[] = [];
@@ -561,24 +575,29 @@ export class Runs {
    */
   private async execute(live: LiveRun, row: RunRow) {
     const cfg = this.host.cfg();
-    const base = this.context(live);
+    const base = this.context(live, row.context_seq ?? this.host.messages.lastSeq());
     // The agent's memories of the user span chats (the one exception to "this chat only"), within MEMORY_PROMPT_MAX_BYTES.
     const memories = cfg.tools.memoryPromptMaxBytes > 0 ? await memoriesForPrompt(getDb(this.host.env), row.user_id, row.agent_id, cfg.tools.memoryPromptMaxBytes) : '';
     if (memories) base.splice(base[0]?.role === 'system' ? 1 : 0, 0, { role: 'system', content: memories });
     const builtins = (live.agent.tools ?? []).filter((t) => isBuiltin(t.name)).map((t) => builtinDefinition(t.name as BuiltinName));
     const mcp = await this.mcpTools(live, row);
-    const tools = [...builtins, ...mcp.map((m) => m.tool)];
+    const clients = clientTools(live.agent);
+    const tools = [...builtins, ...mcp.map((m) => m.tool), ...clients];
     live.mcp = new Map(mcp.map((m) => [m.tool.name, m]));
-    const rounds: ModelMessage[] = [];
+    // A resumed run (client tool outputs came in) goes on from its stored rounds.
+    const rounds: ModelMessage[] = this.storedRounds(row.run_id);
     for (let step = row.step + 1; ; step++) {
       const done = await this.step(live, step, [...base, ...rounds], tools);
       if (done.outcome) return this.finish(live, done.outcome);
       if (step >= cfg.tools.maxSteps) return this.finish(live, { status: 'completed', finish: 'length' });
       rounds.push({ role: 'assistant', content: done.text, toolCalls: done.toolCalls });
+      const waiting: ModelToolCall[] = [];
       for (const call of done.toolCalls) {
         if (live.controller.signal.aborted) break;
-        rounds.push({ role: 'tool', callId: call.id, name: call.name, content: await this.runTool(live, row, step, call) });
+        if (clients.some((t) => t.name === call.name)) waiting.push(this.awaitClient(live, step, call));
+        else rounds.push({ role: 'tool', callId: call.id, name: call.name, content: await this.runTool(live, row, step, call) });
       }
+      if (waiting.length && !live.controller.signal.aborted) return this.pause(live, waiting);
       const reason = live.controller.signal.aborted ? (live.controller.signal.reason as AbortReason) : null;
       if (reason === 'cancelled' || reason === 'deleted') return this.finish(live, { status: 'cancelled', finish: 'cancelled' });
       if (reason === 'timeout') return this.finish(live, { status: 'failed', finish: 'error', error: fail('run_timeout', `The run took longer than LLM_MAX_RUN_MS (${cfg.llm.maxRunMs} ms)`) });
@@ -648,6 +667,104 @@ export class Runs {
       priced?.estimated ? 1 : 0, priced?.unpriced ? 1 : 0, finish, Date.now(), live.id, step,
     );
     return { outcome, text: reply, toolCalls };
+  }
+
+  /** A client tool call: recorded as waiting for the client's output, and announced (kind `client`). */
+  private awaitClient(live: LiveRun, step: number, call: ModelToolCall): ModelToolCall {
+    this.host.sql.exec(
+      "INSERT OR REPLACE INTO run_tool_calls (run_id, call_id, step, name, kind, arguments, status, created_at) VALUES (?, ?, ?, ?, 'client', ?, 'requires_action', ?)",
+      live.id, call.id, step, call.name, call.arguments, Date.now(),
+    );
+    this.announce(live, { type: 'run.tool_call', run_id: live.id, call_id: call.id, name: call.name, kind: 'client', arguments: parseJson(call.arguments) });
+    return call;
+  }
+
+  /**
+   * The run waits for the client's tool outputs (OpenAI's "requires action"): it leaves memory
+   * (its state is all in storage), SSE listeners get `requires_action` and their stream ends,
+   * and the alarm fails it after TOOL_OUTPUT_TIMEOUT_SECONDS.
+   */
+  private async pause(live: LiveRun, calls: ModelToolCall[]) {
+    const cfg = this.host.cfg();
+    const until = Date.now() + cfg.tools.outputTimeoutSeconds * 1000;
+    this.flushDelta(live);
+    const row = this.host.sql
+      .exec<RunRow>(
+        "UPDATE runs SET status = 'requires_action', text = ?, first_token_at = ?, waiting_until = ?, d1_dirty = 1 WHERE run_id = ? RETURNING *",
+        live.text, live.firstTokenAt, until, live.id,
+      )
+      .one();
+    const event: RunEvent = { type: 'requires_action', run_id: live.id, tool_calls: calls.map((c) => ({ call_id: c.id, name: c.name, arguments: parseJson(c.arguments) })) };
+    for (const l of live.listeners) {
+      l.send(String(row.text.length), event);
+      l.end();
+    }
+    this.live.delete(live.id);
+    await live.d1;
+    await this.writeD1(live.id);
+    live.resolveDone();
+    await this.host.alarmBy(until);
+  }
+
+  /**
+   * The client's outputs for a run in `requires_action` (POST /runs/{run_id}/tool-outputs). Every
+   * call_id must be one the run waits on (else nothing is written); once every waiting call of
+   * the step has its output, the run resumes from its stored steps.
+   */
+  async submitToolOutputs(runId: string, outputs: { call_id: string; output: string }[], stream: boolean): Promise<Result<{ run: StartedRun; waiting: string[] }>> {
+    const { sql } = this.host;
+    const row = this.row(runId);
+    if (!row) return fail('run_not_found');
+    if (row.status !== 'requires_action') return fail('run_not_waiting');
+    const pending = new Set(
+      sql.exec<{ call_id: string }>("SELECT call_id FROM run_tool_calls WHERE run_id = ? AND status = 'requires_action'", runId).toArray().map((c) => c.call_id),
+    );
+    const unknown = outputs.find((o) => !pending.has(o.call_id));
+    if (unknown) return fail('tool_call_not_found', `The run is not waiting on a call ${JSON.stringify(unknown.call_id)}`);
+    const now = Date.now();
+    for (const o of outputs) {
+      sql.exec("UPDATE run_tool_calls SET status = 'completed', output = ?, finished_at = ? WHERE run_id = ? AND call_id = ?", JSON.stringify(o.output), now, runId, o.call_id);
+      pending.delete(o.call_id);
+      this.sendFrame({ type: 'run.tool_result', run_id: runId, call_id: o.call_id, output: o.output }, false);
+    }
+    if (pending.size) return { ok: true, run: this.started(row, false), waiting: [...pending] };
+    // Every output is in: the run goes on.
+    const cfg = this.host.cfg();
+    const deadline = now + cfg.llm.maxRunMs;
+    const resumed = sql
+      .exec<RunRow>("UPDATE runs SET status = 'running', waiting_until = NULL, deadline = ?, d1_dirty = 1 WHERE run_id = ? RETURNING *", deadline, runId)
+      .one();
+    const live = this.track(resumed, JSON.parse(resumed.agent) as RunAgent);
+    live.text = resumed.text;
+    live.bytes = encoder.encode(resumed.text).byteLength;
+    live.firstTokenAt = resumed.first_token_at;
+    const listened = stream ? this.listen(runId, String(resumed.text.length)) : undefined;
+    const timer = setTimeout(() => live.controller.abort('timeout' satisfies AbortReason), cfg.llm.maxRunMs);
+    void this.execute(live, resumed).finally(() => clearTimeout(timer));
+    live.d1 = this.writeD1(runId);
+    void this.host.alarmBy(Math.min(deadline, now + RUN_HEARTBEAT_MS));
+    return { ok: true, run: { ...this.started(resumed, false), stream: listened }, waiting: [] };
+  }
+
+  /** A run's tool rounds so far, from storage: each step's text and calls, then each call's result as the model reads it. */
+  private storedRounds(runId: string): ModelMessage[] {
+    const { sql } = this.host;
+    const calls = sql.exec<ToolCallStored>('SELECT * FROM run_tool_calls WHERE run_id = ? ORDER BY step, created_at', runId).toArray();
+    if (!calls.length) return [];
+    const max = this.host.cfg().tools.outputMaxBytes;
+    const texts = new Map(sql.exec<{ step: number; text: string }>('SELECT step, text FROM run_steps WHERE run_id = ?', runId).toArray().map((r) => [r.step, r.text]));
+    const out: ModelMessage[] = [];
+    for (const step of [...new Set(calls.map((c) => c.step))]) {
+      const mine = calls.filter((c) => c.step === step);
+      out.push({ role: 'assistant', content: texts.get(step) ?? '', toolCalls: mine.map((c) => ({ id: c.call_id, name: modelToolName(c), arguments: c.arguments })) });
+      for (const c of mine) {
+        // Stored as JSON; a client's output is its text, the others' results are JSON to the model.
+        const output = c.kind === 'client' ? String(parseJson(c.output ?? '""')) : (c.output ?? '');
+        const content = c.status === 'completed' ? output : `Error: ${c.error ?? 'no result'}`;
+        out.push({ role: 'tool', callId: c.call_id, name: modelToolName(c), content: capText(content, max) });
+      }
+    }
+    return out;
   }
 
   /**
@@ -963,7 +1080,7 @@ export class Runs {
   async cancel(runId: string): Promise<Result<{ outcome: RunOutcome }>> {
     const row = this.row(runId);
     if (!row) return fail('run_not_found');
-    if (row.status !== 'queued' && row.status !== 'running') return fail('run_not_active');
+    if (row.status !== 'queued' && row.status !== 'running' && row.status !== 'requires_action') return fail('run_not_active');
     const live = this.live.get(runId);
     if (row.status === 'running' && live) {
       live.controller.abort('cancelled' satisfies AbortReason);
@@ -1011,6 +1128,17 @@ export class Runs {
       metadata: metadataOf(row),
       error: row.error_code ? { code: row.error_code, msg: row.error_msg ?? '' } : null,
       tasks: JSON.stringify(this.tasksOf(row.run_id)),
+      required_action:
+        row.status === 'requires_action'
+          ? {
+              tool_calls: this.host.sql
+                .exec<{ call_id: string; name: string; arguments: string }>(
+                  "SELECT call_id, name, arguments FROM run_tool_calls WHERE run_id = ? AND status = 'requires_action' ORDER BY created_at",
+                  row.run_id,
+                )
+                .toArray(),
+            }
+          : null,
     };
   }
 
@@ -1073,6 +1201,9 @@ export class Runs {
       if (row.status === 'running' && !live) {
         const f = fail('run_interrupted');
         await this.endUnstarted(row, 'failed', f.code, f.msg);
+      } else if (row.status === 'requires_action' && row.waiting_until !== null && row.waiting_until <= now) {
+        const seconds = this.host.cfg().tools.outputTimeoutSeconds;
+        await this.endUnstarted(row, 'failed', 'run_timeout', `No tool outputs came within TOOL_OUTPUT_TIMEOUT_SECONDS (${seconds} s)`);
       } else if (live && row.deadline !== null && row.deadline <= now) live.controller.abort('timeout' satisfies AbortReason);
     }
     for (const row of this.liveRows()) if (row.status === 'queued') await this.startNext(row.agent_id);
@@ -1080,8 +1211,13 @@ export class Runs {
     for (const { run_id } of dirty) await this.writeD1(run_id);
     const stillDirty = this.host.sql.exec('SELECT 1 FROM runs WHERE d1_dirty = 1 AND status NOT IN (\'queued\', \'running\') LIMIT 1').toArray().length > 0;
     // A queued run left waiting (its admission read failed) is tried again at the next heartbeat.
-    if (this.live.size > 0 || this.hasStoredLiveRuns()) return now + RUN_HEARTBEAT_MS;
-    return stillDirty ? now + D1_RETRY_MS : null;
+    if (this.live.size > 0 || this.host.sql.exec("SELECT 1 FROM runs WHERE status IN ('queued', 'running') LIMIT 1").toArray().length) {
+      return now + RUN_HEARTBEAT_MS;
+    }
+    // Runs waiting on client tool outputs need the alarm only when their wait ends.
+    const waitEnds = this.host.sql.exec<{ t: number | null }>("SELECT MIN(waiting_until) AS t FROM runs WHERE status = 'requires_action'").one().t;
+    const next = [waitEnds, stillDirty ? now + D1_RETRY_MS : null].filter((t): t is number => t !== null);
+    return next.length ? Math.min(...next) : null;
   }
 
   /** The chat is being deleted (sockets already closed, storage not yet): every live run ends `cancelled`. */
@@ -1182,7 +1318,7 @@ interface ToolCallStored extends Record<string, SqlStorageValue> {
   name: string;
   kind: 'builtin' | 'mcp' | 'client';
   arguments: string;
-  status: 'pending' | 'completed' | 'failed';
+  status: 'pending' | 'requires_action' | 'completed' | 'failed';
   output: string | null;
   error: string | null;
   created_at: number;
@@ -1195,4 +1331,17 @@ interface McpOffer {
   slug: string;
   toolName: string;
   tool: ModelTool;
+}
+
+/** The agent's client tools (any `tools` entry that is not a built-in or an MCP tool), as the model sees them. */
+function clientTools(agent: RunAgent): ModelTool[] {
+  return (agent.tools ?? [])
+    .filter((t) => !isBuiltin(t.name) && !t.name.startsWith('mcp:'))
+    .map((t) => ({ name: t.name, description: t.description, parameters: t.parameters ?? { type: 'object', properties: {} } }));
+}
+
+/** The name the model used for a stored call (an MCP entry `mcp:<slug>:<tool>` is `mcp__<slug>__<tool>` to it). */
+function modelToolName(c: { name: string; kind: string }): string {
+  const m = c.kind === 'mcp' ? /^mcp:([^:]+):(.+)$/.exec(c.name) : null;
+  return m ? `mcp__${m[1]}__${m[2]}`.replace(/[^a-zA-Z0-9_-]/g, '_').slice(0, 64) : c.name;
 }

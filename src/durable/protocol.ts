@@ -146,7 +146,7 @@ export type PongFrame = { type: 'pong' };
 // ---- agent runs ---------------------------------------------------------------------------------
 
 /** A run's states; the tools issue adds waiting ones. `queued` and `running` are live. */
-export const RUN_STATUSES = ['queued', 'running', 'completed', 'failed', 'cancelled'] as const;
+export const RUN_STATUSES = ['queued', 'running', 'requires_action', 'completed', 'failed', 'cancelled'] as const;
 export type RunStatus = (typeof RUN_STATUSES)[number];
 export const LIVE_RUN_STATUSES = ['queued', 'running'] as const satisfies readonly RunStatus[];
 export const isLiveRun = (s: RunStatus) => (LIVE_RUN_STATUSES as readonly RunStatus[]).includes(s);
@@ -183,7 +183,9 @@ export type RunEvent =
   | { type: 'end'; run_id: string; status: 'completed' | 'cancelled'; message_id: string | null; metadata: RunMetadata }
   | { type: 'error'; run_id: string; code: string; msg: string }
   | RunToolCallFrame
-  | RunToolResultFrame;
+  | RunToolResultFrame
+  /** The run waits for your client tools' outputs (POST /runs/{run_id}/tool-outputs); the stream ends here. */
+  | { type: 'requires_action'; run_id: string; tool_calls: { call_id: string; name: string; arguments: Json }[] };
 
 export type ServerFrame = ReadyFrame | MessageFrame | MessagesFrame | AckFrame | ErrorFrame | PongFrame | RunFrame;
 
@@ -223,6 +225,8 @@ const FAILURES = {
   budget_exceeded: [402, 'The monthly budget is spent'],
   run_timeout: [504, 'The run took longer than LLM_MAX_RUN_MS'],
   run_interrupted: [500, "The run was interrupted: the chat's object stopped while it was live"],
+  run_not_waiting: [409, 'The run is not waiting for tool outputs'],
+  tool_call_not_found: [404, 'The run is not waiting on that call'],
 } as const satisfies Record<string, readonly [number, string]>;
 export type FailureCode = keyof typeof FAILURES;
 export type FailureStatus = (typeof FAILURES)[FailureCode][0];

@@ -129,7 +129,32 @@ export const answerJson = (o: RunOutcome) => ({
   run_id: o.run_id,
   status: o.status,
   tasks: JSON.parse(o.tasks) as Record<string, unknown>[],
+  required_action: o.required_action
+    ? { tool_calls: o.required_action.tool_calls.map((c) => ({ call_id: c.call_id, name: c.name, arguments: parseJson(c.arguments) })) }
+    : null,
 });
+
+function parseJson(text: string): unknown {
+  try {
+    return JSON.parse(text);
+  } catch {
+    return text;
+  }
+}
+
+/**
+ * POST /runs/{run_id}/tool-outputs: the client's outputs for the calls the run waits on. The run
+ * resumes once every call of the step has one; the answer is then like the chat route's (the
+ * run's end, or its events with `stream`), else the run as it still waits.
+ */
+export async function submitToolOutputs(deps: DataDeps, userId: string, runId: string, input: { outputs: { call_id: string; output: string }[]; stream: boolean }) {
+  const run = await ownRun(deps.db, userId, runId);
+  const room = chatRoom(deps.env, run.chatId);
+  const submitted = unwrap(await room.submitToolOutputs(run.id, input.outputs, input.stream));
+  if (submitted.run.stream) return { stream: submitted.run.stream };
+  if (submitted.waiting.length) return { answer: answerJson(unwrap(await room.awaitRun(run.id)).outcome) };
+  return { answer: answerJson(await awaitAnswer(deps.env, submitted.run)) };
+}
 
 /** The SSE response of a run's stream. */
 export const sseResponse = (stream: ReadableStream<Uint8Array>) =>

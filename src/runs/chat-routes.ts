@@ -5,7 +5,7 @@ import { ChatMessage } from '../chats/schemas';
 import { CHAT_NOT_FOUND } from '../chats/service';
 import { createRouter, defineRoute, depsOf, errorResponse, jsonRequest, okJson, requiredString } from '../lib/router';
 import { WORKSPACE_NOT_FOUND } from '../workspaces/service';
-import { agentChatHistory, answerJson, awaitAnswer, cancelRun, runEvents, sseResponse, startAgentChat } from './agent-chat';
+import { agentChatHistory, answerJson, awaitAnswer, cancelRun, runEvents, sseResponse, startAgentChat, submitToolOutputs } from './agent-chat';
 import { runParams } from './schemas';
 import { RUN_NOT_FOUND } from './service';
 
@@ -47,7 +47,10 @@ const Answer = z
     timestamp: z.string().nullable(),
     metadata: Metadata,
     run_id: z.string(),
-    status: z.enum(['completed', 'cancelled']),
+    status: z.enum(['completed', 'cancelled', 'requires_action']).openapi({ description: '`requires_action`: the run waits for your client tools\' outputs (`required_action`); answer them with POST /runs/{run_id}/tool-outputs' }),
+    required_action: z
+      .object({ tool_calls: z.array(z.object({ call_id: z.string(), name: z.string(), arguments: z.unknown() })) })
+      .nullable(),
     tasks: z.array(z.record(z.string(), z.unknown())).openapi({ description: 'The tasks this turn created or changed through its tools (Behflow), each as GET /tasks/{task_id} shows it' }),
   })
   .openapi('AgentChatAnswer');
@@ -133,6 +136,42 @@ export const agentChatRoutes = createRouter()
       const q = c.req.valid('query');
       const h = await agentChatHistory(depsOf(c), c.get('user').id, c.req.valid('param').agent_id, { sessionId: q.session_id, limit: q.limit, before: q.before });
       return c.json(h, 200);
+    },
+  )
+  .openapi(
+    defineRoute('bearer', {
+      method: 'post',
+      path: '/runs/{run_id}/tool-outputs',
+      tags: ['Runs'],
+      summary: "Answer a run's client tool calls",
+      operationId: 'submitToolOutputs',
+      description:
+        'A run whose model called one of the agent\'s client tools (a `tools` entry that is neither a built-in nor `mcp:...`) waits in `requires_action` (the JSON answer\'s `required_action`, the SSE `requires_action` event, `run.tool_call` frames with `kind` `client`). Send each call\'s output (text) here; once every waiting call of the step has one, the run resumes and this answers like POST /agents/{agent_id}/chat (its end, or its events with `"stream": true`); until then it answers the run as it still waits. A call the run does not wait on is 404 `tool_call_not_found` (nothing is written); a run that is not waiting is 409 `run_not_waiting`; another user\'s or an unknown run is 404 `Run not found`. Unanswered within TOOL_OUTPUT_TIMEOUT_SECONDS, the run fails with `run_timeout`.',
+      request: {
+        params: runParams,
+        body: jsonRequest(
+          z
+            .object({
+              tool_outputs: z
+                .array(z.object({ call_id: z.string().min(1).max(128), output: z.string().max(1024 * 1024) }))
+                .min(1, { error: 'tool_outputs must list at least one output' })
+                .max(64),
+              stream: z.boolean().optional(),
+            })
+            .openapi('ToolOutputs', { example: { tool_outputs: [{ call_id: 'call_8f2e', output: '{"temperature": 21}' }] } }),
+        ),
+      },
+      responses: {
+        200: { description: 'The run\'s answer (JSON), or its events (`"stream": true`)', content: { 'application/json': { schema: Answer }, 'text/event-stream': { schema: z.string() } } },
+        400: errorResponse('Missing JSON in request', 'tool_outputs must list at least one output'),
+        404: errorResponse(RUN_NOT_FOUND, 'The run is not waiting on that call'),
+        409: errorResponse('The run is not waiting for tool outputs'),
+      },
+    }),
+    async (c) => {
+      const b = c.req.valid('json');
+      const r = await submitToolOutputs(depsOf(c), c.get('user').id, c.req.valid('param').run_id, { outputs: b.tool_outputs, stream: b.stream === true });
+      return r.stream ? sseResponse(r.stream) : c.json(r.answer!, 200);
     },
   )
   .openapi(

@@ -53,7 +53,8 @@ export const upsertRunStatement = (db: Db, row: NewRun) =>
     .onConflictDoUpdate({
       target: runs.id,
       set: fromExcluded,
-      setWhere: sql`${isLive} AND excluded."updated_at" >= ${runs.updatedAt}`,
+      // Unfinished: live, or waiting on a client's tool outputs (it resumes to running).
+      setWhere: sql`${runs.status} IN ('queued', 'running', 'requires_action') AND excluded."updated_at" >= ${runs.updatedAt}`,
     });
 
 /**

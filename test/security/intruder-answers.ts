@@ -33,6 +33,7 @@ export const INTRUDER_ANSWERS: Record<string, readonly [status: number, code?: s
   'GET /agents/{agent_id}/chat/history': [404, 'agent_not_found'],
   'GET /runs/{run_id}/events': [404, 'run_not_found'],
   'POST /runs/{run_id}/cancel': [404, 'run_not_found'],
+  'POST /runs/{run_id}/tool-outputs': [404, 'run_not_found'],
   'PUT /agent/packages/{name}/{version}': [403, 'package_forbidden'],
   'GET /agent/packages/{name}': [200],
   'GET /agent/packages/{name}/{version}/archive': [200],
