@@ -1,6 +1,6 @@
 // `npm run bench`: every phase in one run, then a table on stdout and bench/RESULTS.md.
 // Not part of `npm test` or CI. Child processes are killed on exit or failure (scripts/lib/proc.mjs).
-// BENCH_PHASES=fanout (or any comma list of fanout, http, growth, size, agents) runs only those phases
+// BENCH_PHASES=fanout (or any comma list of fanout, http, growth, size, agents, tools) runs only those phases
 // and writes bench/out/RESULTS-<phases>.md instead of RESULTS.md; see bench/README.md for
 // BENCH_ROUNDS, BENCH_VARIANTS and BENCH_SAVE_BUNDLE.
 import { cpSync, mkdirSync, rmSync, writeFileSync } from 'node:fs';
@@ -17,6 +17,7 @@ import { round } from './lib/stats.mjs';
 import { BENCH_VARS, OUT, ROOT, SECRETS, applyMigrations, freshState, startDev } from './lib/wrangler.mjs';
 import { PHASES, renderResults } from './report.mjs';
 import { bundleSize, loginTime } from './size.mjs';
+import { toolsPhase } from './tools.mjs';
 
 const phases = new Set((process.env.BENCH_PHASES || PHASES.join(',')).split(',').map((p) => p.trim()).filter(Boolean));
 for (const p of phases) if (!PHASES.includes(p)) throw new Error(`BENCH_PHASES: unknown phase ${p} (known: ${PHASES.join(', ')})`);
@@ -26,7 +27,7 @@ const variants = parseVariants(process.env.BENCH_VARIANTS);
 const best = (list, key) => list.reduce((a, b) => (b[key] > a[key] ? b : a));
 const started = performance.now();
 const step = (msg) => console.log(`[bench ${round((performance.now() - started) / 1000, 0)}s] ${msg}`);
-const r = { date: new Date().toISOString(), phases: [...phases], machine: await machine(), fanout: {}, http: {}, growth: {}, size: {}, agents: {} };
+const r = { date: new Date().toISOString(), phases: [...phases], machine: await machine(), fanout: {}, http: {}, growth: {}, size: {}, agents: {}, tools: {} };
 
 step('bundling (wrangler deploy --dry-run --outdir bench/out/bundle)');
 const { config, buildLog } = await snapshotWorker();
@@ -42,7 +43,7 @@ const bundle = bundleSize(buildLog);
 if (phases.has('size')) r.size.bundle = bundle;
 if (phases.has('agents')) r.agents.bundle = bundle;
 
-step('local D1 migrations, then wrangler dev for our Worker (and the bare Worker for http, the compression counterpart for fan-out, the model server for agents, and any variants)');
+step('local D1 migrations, then wrangler dev for our Worker (and the bare Worker for http, the compression counterpart for fan-out, the model server for agents and tools, and any variants)');
 const state = freshState('main');
 await applyMigrations(state, config);
 // Tokens from the first session are reused after the restart below, so they must outlive the run.
@@ -51,9 +52,9 @@ const servers = [];
 let users;
 let model = null;
 try {
-  // The agents phase's model endpoint (test/model-server/server.mjs, its own process); only our
+  // The agents and tools phases' model endpoint (test/model-server/server.mjs, its own process); only our
   // Worker is told about it.
-  if (phases.has('agents')) model = await startModelServer();
+  if (phases.has('agents') || phases.has('tools')) model = await startModelServer();
   const oursVars = model ? { ...vars, LLM_BASE_URL: model.baseUrl } : vars;
   const oursStarting = startDev({ name: 'ours', persistTo: state, config, vars: oursVars, secrets: SECRETS });
   // The compression counterpart (fan-out): this build with no_web_socket_compression toggled.
@@ -97,6 +98,8 @@ try {
   if (phases.has('agents')) {
     r.agents = { ...r.agents, ...(await agentsPhase({ server: ours, user, model, rounds: ROUNDS, step })) };
   }
+
+  if (phases.has('tools')) r.tools = await toolsPhase({ server: ours, user, model, rounds: ROUNDS, step });
 
   if (phases.has('size')) {
     step('login with the bench KDF (N=1024, r=1, p=1)');

@@ -240,3 +240,38 @@ describe('client tools (requires action)', () => {
     expect(failed.error.msg).toContain('TOOL_OUTPUT_TIMEOUT_SECONDS');
   });
 });
+
+describe('the tool_outputs frame', () => {
+  it('answers a waiting run from a socket; wrong calls and runs are error frames', async () => {
+    const { user, workspaceId, chatId } = await chatOwner('clientframe');
+    const agentId = await agentOf(user, workspaceId, { tools: [{ name: 'ask_user', parameters: { type: 'object' } }] });
+    const { client } = await connect(user, chatId);
+    client.send({ type: 'message', message_string: await messageString(user, chatId), agent_id: agentId, content: steps(toolCall('ask_user', {}), { reply: 'You said {{tool}}' }) });
+    let call_: any;
+    for (;;) {
+      const f = await client.next();
+      if (f.type === 'run.tool_call') {
+        call_ = f;
+        break;
+      }
+    }
+    expect(call_).toMatchObject({ kind: 'client', name: 'ask_user' });
+    client.send({ type: 'tool_outputs', run_id: call_.run_id, tool_outputs: [{ call_id: 'nope', output: 'x' }] });
+    expect(await client.take('error')).toMatchObject({ code: 'tool_call_not_found' });
+    client.send({ type: 'tool_outputs', run_id: 'no-such-run', tool_outputs: [{ call_id: 'x', output: 'x' }] });
+    expect(await client.take('error')).toMatchObject({ code: 'run_not_found' });
+    client.send({ type: 'tool_outputs', run_id: call_.run_id, tool_outputs: [] });
+    expect(await client.take('error')).toMatchObject({ code: 'invalid_frame' });
+    client.send({ type: 'tool_outputs', run_id: call_.run_id, tool_outputs: [{ call_id: call_.call_id, output: 'yes' }] });
+    const rest = [];
+    for (;;) {
+      const f = await client.next();
+      rest.push(f);
+      if (f.type === 'run.finished') break;
+    }
+    const reply = rest.filter((f) => f.type === 'message').pop() as any;
+    expect(reply.message.content).toBe('You said yes');
+    client.send({ type: 'tool_outputs', run_id: call_.run_id, tool_outputs: [{ call_id: call_.call_id, output: 'again' }] });
+    expect(await client.take('error')).toMatchObject({ code: 'run_not_waiting' });
+  });
+});

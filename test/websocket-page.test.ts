@@ -41,6 +41,7 @@ const CLIENT_FRAMES: FramesOf<ClientFrame> = {
   ping: { type: 1 },
   message: { type: 1, message_string: 1, content: 1, client_id: 0, agent_id: 0 },
   cancel: { type: 1, run_id: 1 },
+  tool_outputs: { type: 1, run_id: 1, tool_outputs: 1 },
 };
 /** The codes marked 1. */
 const marked = (codes: Record<string, 0 | 1>) => Object.entries(codes).filter(([, v]) => v === 1).map(([code]) => code);

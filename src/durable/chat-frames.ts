@@ -31,6 +31,8 @@ export interface Outcome {
   stored?: { seq: number; agentId: string | null };
   /** A cancel frame: the object cancels this run. */
   cancelRunId?: string;
+  /** A tool_outputs frame: the object hands them to the waiting run. */
+  toolOutputs?: { runId: string; outputs: { call_id: string; output: string }[] };
   /** A string issued in an ack: the object makes sure its alarm will purge it. */
   expiresAt?: number;
 }
@@ -72,6 +74,7 @@ export function handleFrame(
   const frame = parsed.frame;
   if (frame.type === 'ping') return { reply: [{ type: 'pong' }] };
   if (frame.type === 'cancel') return { reply: [], cancelRunId: frame.run_id };
+  if (frame.type === 'tool_outputs') return { reply: [], toolOutputs: { runId: frame.run_id, outputs: frame.tool_outputs } };
   const clientId = frame.client_id ?? null;
 
   const used = store.useMessageString(sql, frame.message_string, {

@@ -175,6 +175,10 @@ export class ChatRoom extends DurableObject<Env> {
           .catch((err) => console.error(JSON.stringify({ msg: 'run start failed', error: String(err) })));
       }
     }
+    if (outcome.toolOutputs) {
+      const submitted = await this.runs.submitToolOutputs(outcome.toolOutputs.runId, outcome.toolOutputs.outputs, false);
+      if (!submitted.ok) ws.send(JSON.stringify(errorFrame(submitted.code as FrameErrorCode, submitted.msg, null)));
+    }
     if (outcome.cancelRunId) {
       const cancelled = await this.runs.cancel(outcome.cancelRunId);
       if (!cancelled.ok) ws.send(JSON.stringify(errorFrame(cancelled.code as FrameErrorCode, cancelled.msg, null)));

@@ -68,12 +68,15 @@ export type ClientFrame =
   /** `agent_id`: an agent of the chat's workspace answers this message (else the chat's default agent, if any). */
   | { type: 'message'; message_string: string; content: string; client_id?: string | null; agent_id?: string | null }
   /** Cancels a live run of this chat (no message string: the socket is the chat owner's). */
-  | { type: 'cancel'; run_id: string };
+  | { type: 'cancel'; run_id: string }
+  /** The outputs of client tool calls a run of this chat waits on (as POST /runs/{run_id}/tool-outputs). */
+  | { type: 'tool_outputs'; run_id: string; tool_outputs: { call_id: string; output: string }[] };
 
 const isObject = (v: unknown) => typeof v === 'object' && v !== null && !Array.isArray(v);
 const CLIENT_ID = 'client_id must be a string of 1 to 128 characters';
 const AGENT_ID = 'agent_id must be a string of 1 to 64 characters';
 const RUN_ID = 'run_id must be a string of 1 to 64 characters';
+const TOOL_OUTPUTS = 'tool_outputs must be 1 to 64 {"call_id", "output"} objects with string values';
 
 /**
  * The shape check of an untrusted frame. `message_string` and `content` stay unknown here: the
@@ -92,6 +95,14 @@ export const clientFrameSchema = z.discriminatedUnion(
       agent_id: z.string({ error: AGENT_ID }).min(1, { error: AGENT_ID }).max(64, { error: AGENT_ID }).nullish(),
     }),
     z.object({ type: z.literal('cancel'), run_id: z.string({ error: RUN_ID }).min(1, { error: RUN_ID }).max(64, { error: RUN_ID }) }),
+    z.object({
+      type: z.literal('tool_outputs'),
+      run_id: z.string({ error: RUN_ID }).min(1, { error: RUN_ID }).max(64, { error: RUN_ID }),
+      tool_outputs: z
+        .array(z.object({ call_id: z.string({ error: TOOL_OUTPUTS }).min(1).max(128), output: z.string({ error: TOOL_OUTPUTS }).max(1024 * 1024) }), { error: TOOL_OUTPUTS })
+        .min(1, { error: TOOL_OUTPUTS })
+        .max(64, { error: TOOL_OUTPUTS }),
+    }),
   ],
   { error: (issue) => (isObject(issue.input) ? 'Unknown frame type' : 'Frames must be JSON objects') },
 );
@@ -114,7 +125,7 @@ export function parseClientFrame(data: string | ArrayBuffer): { ok: true; frame:
 
 export const FRAME_ERROR_CODES = [
   'invalid_frame', 'invalid_message_string', 'expired_message_string', 'content_too_large', 'rate_limited', 'config_invalid', 'internal_error',
-  'run_not_found', 'run_not_active',
+  'run_not_found', 'run_not_active', 'run_not_waiting', 'tool_call_not_found',
 ] as const;
 export type FrameErrorCode = (typeof FRAME_ERROR_CODES)[number];
 
