@@ -64,7 +64,8 @@ export const waitForStatus = (page, text) =>
 export async function sendMessage(page, text) {
   await page.getByPlaceholder('Message').fill(text);
   await page.getByRole('button', { name: 'Send' }).click();
-  await page.locator('#messages li', { hasText: text }).waitFor({ state: 'visible', timeout: 10_000 });
+  // first(): an agent may answer (echo) before this looks, and its reply holds the text too.
+  await page.locator('#messages li', { hasText: text }).first().waitFor({ state: 'visible', timeout: 10_000 });
 }
 
 /** The API as the given user, from outside the browser (another device, or an attacker's account). */
