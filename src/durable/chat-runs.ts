@@ -3,6 +3,7 @@ import { insertUsageStatement, recordCrossingsStatement } from '../cost/queries'
 import { getDb } from '../db/client';
 import type { Config } from '../lib/config';
 import { newId } from '../lib/ids';
+import { jsonOrText } from '../lib/json';
 import { iso } from '../lib/time';
 import { callModel, ModelError, type ModelMessage, type ModelTool, type ModelToolCall } from '../model/client';
 import { callMcpTool, mcpToolsFor } from '../mcp/index';
@@ -675,7 +676,7 @@ export class Runs {
       "INSERT OR REPLACE INTO run_tool_calls (run_id, call_id, step, name, kind, arguments, status, created_at) VALUES (?, ?, ?, ?, 'client', ?, 'requires_action', ?)",
       live.id, call.id, step, call.name, call.arguments, Date.now(),
     );
-    this.announce(live, { type: 'run.tool_call', run_id: live.id, call_id: call.id, name: call.name, kind: 'client', arguments: parseJson(call.arguments) });
+    this.announce(live, { type: 'run.tool_call', run_id: live.id, call_id: call.id, name: call.name, kind: 'client', arguments: jsonOrText<Json>(call.arguments) });
     return call;
   }
 
@@ -694,7 +695,7 @@ export class Runs {
         live.text, live.firstTokenAt, until, live.id,
       )
       .one();
-    const event: RunEvent = { type: 'requires_action', run_id: live.id, tool_calls: calls.map((c) => ({ call_id: c.id, name: c.name, arguments: parseJson(c.arguments) })) };
+    const event: RunEvent = { type: 'requires_action', run_id: live.id, tool_calls: calls.map((c) => ({ call_id: c.id, name: c.name, arguments: jsonOrText<Json>(c.arguments) })) };
     for (const l of live.listeners) {
       l.send(String(row.text.length), event);
       l.end();
@@ -759,7 +760,7 @@ export class Runs {
       out.push({ role: 'assistant', content: texts.get(step) ?? '', toolCalls: mine.map((c) => ({ id: c.call_id, name: modelToolName(c), arguments: c.arguments })) });
       for (const c of mine) {
         // Stored as JSON; a client's output is its text, the others' results are JSON to the model.
-        const output = c.kind === 'client' ? String(parseJson(c.output ?? '""')) : (c.output ?? '');
+        const output = c.kind === 'client' ? String(jsonOrText<Json>(c.output ?? '""')) : (c.output ?? '');
         const content = c.status === 'completed' ? output : `Error: ${c.error ?? 'no result'}`;
         out.push({ role: 'tool', callId: c.call_id, name: modelToolName(c), content: capText(content, max) });
       }
@@ -803,11 +804,11 @@ export class Runs {
       'INSERT OR REPLACE INTO run_tool_calls (run_id, call_id, step, name, kind, arguments, status, created_at) VALUES (?, ?, ?, ?, ?, ?, \'pending\', ?)',
       live.id, call.id, step, name, kind, call.arguments, Date.now(),
     );
-    this.announce(live, { type: 'run.tool_call', run_id: live.id, call_id: call.id, name, kind, arguments: parseJson(call.arguments) });
+    this.announce(live, { type: 'run.tool_call', run_id: live.id, call_id: call.id, name, kind, arguments: jsonOrText<Json>(call.arguments) });
     const deps = { db: getDb(this.host.env), env: this.host.env };
     let result: ToolResult;
     if (mcp) {
-      const args = parseJson(call.arguments);
+      const args = jsonOrText<Json>(call.arguments);
       const called =
         args !== null && typeof args === 'object' && !Array.isArray(args)
           ? await callMcpTool(deps, row.user_id, mcp.slug, mcp.toolName, args)
@@ -1152,7 +1153,7 @@ export class Runs {
       )
       .toArray();
     for (const r of rows) {
-      const task = (parseJson(r.output) as { task?: { [key: string]: Json } }).task;
+      const task = (jsonOrText<Json>(r.output) as { task?: { [key: string]: Json } }).task;
       if (task && typeof task.task_id === 'string') {
         byId.delete(task.task_id);
         byId.set(task.task_id, task);
@@ -1294,14 +1295,6 @@ function fitBytes(text: string, max: number): string {
 /** How a run ends (its status, finish reason and error). */
 type StepOutcome = { status: 'completed' | 'cancelled' | 'failed'; finish: FinishReason; error?: Failure };
 
-/** JSON text as a value, or the text itself when it is not JSON. */
-function parseJson(text: string): Json {
-  try {
-    return JSON.parse(text);
-  } catch {
-    return text;
-  }
-}
 
 /** A tool result as the model reads it: at most `max` UTF-8 bytes, saying so when cut. */
 function capText(text: string, max: number): string {

@@ -29,6 +29,7 @@
  */
 import { createOpenAICompatible } from '@ai-sdk/openai-compatible';
 import type { Config } from '../lib/config';
+import { jsonOrText } from '../lib/json';
 
 /** A tool call as the model asked for it: `arguments` is the JSON text it wrote. */
 export interface ModelToolCall {
@@ -114,19 +115,11 @@ function prompt(messages: ModelMessage[]): CallOptions['prompt'] {
     if (m.role === 'tool') {
       return { role: 'tool', content: [{ type: 'tool-result', toolCallId: m.callId, toolName: m.name, output: { type: 'text', value: m.content } }] };
     }
-    const calls = (m.toolCalls ?? []).map((c) => ({ type: 'tool-call' as const, toolCallId: c.id, toolName: c.name, input: parseArguments(c.arguments) }));
+    const calls = (m.toolCalls ?? []).map((c) => ({ type: 'tool-call' as const, toolCallId: c.id, toolName: c.name, input: jsonOrText(c.arguments) }));
     return { role: 'assistant', content: [...(m.content ? [{ type: 'text' as const, text: m.content }] : []), ...calls] };
   });
 }
 
-/** The arguments a model wrote, as the object the provider re-serializes (text that is not JSON stays text). */
-function parseArguments(text: string): unknown {
-  try {
-    return JSON.parse(text);
-  } catch {
-    return text;
-  }
-}
 
 /** The wait before retry `n` (from 0): the answer's retry-after-ms or Retry-After when 0 to 60 s, else 500 ms * 2^n. */
 function retryDelay(headers: Headers | undefined, n: number): number {

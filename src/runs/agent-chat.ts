@@ -11,6 +11,7 @@ import { admit, loadRunAgent, loadSpend, runAgentOf, type RunAgent } from '../du
 import { config } from '../lib/config';
 import { ApiError, notFound } from '../lib/errors';
 import { newId } from '../lib/ids';
+import { jsonOrText } from '../lib/json';
 import type { AuthUser, DataDeps } from '../lib/types';
 import { insertWorkspaceIfAbsent } from '../workspaces/queries';
 import { ownWorkspace } from '../workspaces/service';
@@ -130,17 +131,10 @@ export const answerJson = (o: RunOutcome) => ({
   status: o.status,
   tasks: JSON.parse(o.tasks) as Record<string, unknown>[],
   required_action: o.required_action
-    ? { tool_calls: o.required_action.tool_calls.map((c) => ({ call_id: c.call_id, name: c.name, arguments: parseJson(c.arguments) })) }
+    ? { tool_calls: o.required_action.tool_calls.map((c) => ({ call_id: c.call_id, name: c.name, arguments: jsonOrText(c.arguments) })) }
     : null,
 });
 
-function parseJson(text: string): unknown {
-  try {
-    return JSON.parse(text);
-  } catch {
-    return text;
-  }
-}
 
 /**
  * POST /runs/{run_id}/tool-outputs: the client's outputs for the calls the run waits on. The run

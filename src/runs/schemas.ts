@@ -3,6 +3,7 @@ import { usd } from '../cost/pricing';
 import { runs } from '../db/schema';
 import { RUN_STATUSES } from '../durable/protocol';
 import { pageQuery } from '../lib/pagination';
+import { jsonOrText } from '../lib/json';
 import { iso, isoOrNull } from '../lib/time';
 import type { RunRow, ToolCallRow } from './queries';
 
@@ -38,14 +39,7 @@ const ToolCall = z.object({
   finished_at: z.string().nullable(),
 });
 
-const parsed = (text: string | null) => {
-  if (text === null) return null;
-  try {
-    return JSON.parse(text) as unknown;
-  } catch {
-    return text;
-  }
-};
+const parsed = (text: string | null) => (text === null ? null : jsonOrText(text));
 
 /** A tool call as GET /runs/{run_id} lists it. */
 export const toolCallJson = (c: ToolCallRow) => ({
