@@ -134,6 +134,21 @@ export function migrateRuns(sql: SqlStorage) {
 
 export type RunTrigger = 'http' | 'message' | 'code';
 
+/** What a new run row has not done yet (both places that insert one). */
+const NOTHING_YET = {
+  text: '',
+  step: 0,
+  reply_message_id: null,
+  input_tokens: null,
+  output_tokens: null,
+  cost_micros: null,
+  estimated: 0,
+  unpriced: 0,
+  finish_reason: null,
+  started_at: null,
+  first_token_at: null,
+} as const;
+
 interface RunRow extends Record<string, SqlStorageValue> {
   context_seq: number | null;
   waiting_until: number | null;
@@ -412,20 +427,11 @@ export class Runs {
       trigger: input.trigger,
       reply_to_seq: replyToSeq,
       agent: JSON.stringify(loaded.agent),
-      text: '',
-      step: 0,
-      reply_message_id: null,
-      input_tokens: null,
-      output_tokens: null,
-      cost_micros: null,
-      estimated: 0,
-      unpriced: 0,
-      finish_reason: null,
+      ...NOTHING_YET,
       error_code: null,
       error_msg: null,
       created_at: now,
-      started_at: null,
-      first_token_at: null,
+
       finished_at: null,
       deadline: null,
       d1_dirty: 1,
@@ -471,20 +477,11 @@ export class Runs {
       trigger: input.trigger,
       reply_to_seq: input.replyToSeq ?? null,
       agent: '{}',
-      text: '',
-      step: 0,
-      reply_message_id: null,
-      input_tokens: null,
-      output_tokens: null,
-      cost_micros: null,
-      estimated: 0,
-      unpriced: 0,
-      finish_reason: null,
+      ...NOTHING_YET,
       error_code: f.code,
       error_msg: f.msg,
       created_at: now,
-      started_at: null,
-      first_token_at: null,
+
       finished_at: now,
       deadline: null,
       d1_dirty: 1,
