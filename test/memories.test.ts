@@ -365,4 +365,25 @@ describe('memoriesForPrompt', () => {
     expect(cut.endsWith('…')).toBe(true);
     expect(utf8(cut)).toBeGreaterThan(300 - 4);
   });
+
+  it("a run's admission statement reads the first batch: the block from it is the block read alone, past the batch too", async () => {
+    const { loadRunAgent } = await import('../src/durable/run-agent');
+    const user = await newUser('mem-prompt-admission');
+    const agentId = await newAgent(user);
+    const ws = await call('POST', '/workspace', { token: user.token, body: { name: 'mem' } });
+    const workspaceId = ws.json.workspace.workspace_id;
+    expect((await call('POST', `/workspace/${workspaceId}/agent`, { token: user.token, body: { agent_id: agentId } })).status).toBe(200);
+    const chatId = (await call('POST', `/chat?workspace_id=${workspaceId}`, { token: user.token })).json.chat.chat_id;
+    const other = await newUser('mem-prompt-admission-other');
+    await seed(other.userId, agentId, [{ content: 'OTHER USER' }]);
+    await seed(user.userId, agentId, Array.from({ length: 40 }, (_, i) => ({ content: `m${String(i).padStart(2, '0')}`, category: i % 2 ? 'odd' : 'even' })));
+    const loaded = await loadRunAgent(db(), chatId, agentId);
+    if (!loaded.agent) throw new Error(loaded.failure.msg);
+    // The newest 32 of the user's (never the other user's), newest first.
+    expect(loaded.memories.map((m) => m.content)).toEqual(Array.from({ length: 32 }, (_, i) => `m${String(39 - i).padStart(2, '0')}`));
+    for (const budget of [200, 256 * 1024]) {
+      expect(await memoriesForPrompt(db(), user.userId, agentId, budget, loaded.memories)).toBe(await memoriesForPrompt(db(), user.userId, agentId, budget));
+    }
+    expect((await memoriesForPrompt(db(), user.userId, agentId, 256 * 1024, loaded.memories)).split('\n').length).toBe(41);
+  });
 });

@@ -63,6 +63,8 @@ describe('GET /runs/{run_id}', () => {
         workspace_id: o.workspaceId,
         status: 'completed',
         trigger: 'message',
+        parent_run_id: null,
+        depth: 0,
         reply_to_seq: 12,
         reply_message_id: row.replyMessageId,
         model: { provider: 'openai-compatible', name: 'gpt-4o-mini' },
@@ -76,6 +78,7 @@ describe('GET /runs/{run_id}', () => {
         finished_at: '2027-03-01T09:30:02.100Z',
         timings: { time_to_first_token_ms: 460, duration_ms: 2080 },
         tool_calls: [],
+        sub_runs: [],
       },
     });
   });
@@ -177,7 +180,7 @@ describe('GET /runs', () => {
     const u = await newUser();
     for (const status of ['done', 'RUNNING', '']) {
       const res = await call('GET', `/runs?status=${status}`, { token: u.token });
-      expectError(res, 400, 'status must be one of queued, running, requires_action, completed, failed, cancelled');
+      expectError(res, 400, 'status must be one of queued, running, requires_action, waiting_approval, completed, failed, cancelled');
       expect(res.json.code).toBe('validation_error');
     }
     expectError(await call('GET', '/runs?cursor=@@', { token: u.token }), 400, 'Invalid cursor');

@@ -36,6 +36,7 @@ const SERVER_FRAMES: FramesOf<ServerFrame> = {
   'run.failed': { type: 1, run_id: 1, code: 1, msg: 1 },
   'run.tool_call': { type: 1, run_id: 1, call_id: 1, name: 1, kind: 1, arguments: 1 },
   'run.tool_result': { type: 1, run_id: 1, call_id: 1, output: 0, error: 0 },
+  'run.approval_required': { type: 1, run_id: 1, call_id: 1, approval_id: 1, name: 1, arguments: 1 },
 };
 const CLIENT_FRAMES: FramesOf<ClientFrame> = {
   ping: { type: 1 },

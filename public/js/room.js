@@ -164,6 +164,10 @@ class ChatRoom {
     } else if (frame.type === 'run.tool_call' || frame.type === 'run.tool_result') {
       // A tool round inside a live run: the run goes on, and its reply says what came of it.
       return;
+    } else if (frame.type === 'run.approval_required') {
+      // The run waits for a decision (POST /approvals/{approval_id}/approve or /reject): say so in its bubble.
+      if (run && !run.stored) setLiveText(run.li, `${run.text}${run.text ? '\n\n' : ''}(Waiting for your approval to use ${frame.name}: see /approvals)`);
+      return;
     } else {
       if (this.ended.has(frame.run_id)) return;
       this.ended.add(frame.run_id);

@@ -29,7 +29,10 @@ const Tools = z
   .array(Tool)
   .max(100)
   .refine((tools) => new Set(tools.map((t) => t.name)).size === tools.length, { error: 'tools[].name must be unique' })
-  .openapi({ description: 'Stored for later use: `{"name", "description", "parameters"}` each' });
+  .openapi({
+    description:
+      'What the agent can do. A built-in tool (`create_task`, `list_tasks`, `update_task`, `remember`, `recall`, `ask_agent`) or an MCP tool (`mcp:<server-slug>:<tool>`, one of your running MCP servers\' tools) is `{"name", "requires_approval"?}`: with `requires_approval` each call waits for your approval (`/approvals`). Any other name is a client tool, `{"name", "description"?, "parameters"?}` (JSON Schema): its calls pause the run in `requires_action` until you send their outputs.',
+  });
 
 const fields = {
   name: requiredString('Missing name parameter').max(200),

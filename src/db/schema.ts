@@ -93,7 +93,7 @@ export const runs = sqliteTable(
     agentId: text('agent_id').notNull(),
     chatId: text('chat_id').notNull(),
     workspaceId: text('workspace_id').notNull(),
-    status: text('status', { enum: ['queued', 'running', 'requires_action', 'completed', 'failed', 'cancelled'] }).notNull(),
+    status: text('status', { enum: ['queued', 'running', 'requires_action', 'waiting_approval', 'completed', 'failed', 'cancelled'] }).notNull(),
     /** How it started: POST /agents/{id}/chat, a chat message, or code (processes, workflows). */
     trigger: text('trigger', { enum: ['http', 'message', 'code', 'agent'] }).notNull(),
     /** A sub-run (delegation through `ask_agent`): the run that asked, and how deep it is. */
@@ -127,6 +127,8 @@ export const runs = sqliteTable(
     // An agent is `running` while it has a live run; the cron sweeps live runs nobody finished.
     index('runs_live_agent_idx').on(t.agentId).where(sql`${t.status} IN ('queued', 'running')`),
     index('runs_live_updated_idx').on(t.updatedAt).where(sql`${t.status} IN ('queued', 'running')`),
+    // A run's sub-runs (ask_agent), for GET /runs/{run_id}.
+    index('runs_parent_idx').on(t.parentRunId).where(sql`${t.parentRunId} IS NOT NULL`),
   ],
 );
 
@@ -192,7 +194,7 @@ export const runToolCalls = sqliteTable(
     name: text('name').notNull(),
     kind: text('kind', { enum: ['builtin', 'mcp', 'client'] }).notNull(),
     arguments: text('arguments').notNull(),
-    status: text('status', { enum: ['pending', 'requires_action', 'waiting_approval', 'completed', 'failed', 'refused'] }).notNull(),
+    status: text('status', { enum: ['pending', 'requires_action', 'waiting_approval', 'approved', 'completed', 'failed', 'refused'] }).notNull(),
     output: text('output'),
     error: text('error'),
     approvalId: text('approval_id'),

@@ -265,15 +265,17 @@ export class ChatRoom extends DurableObject<Env> {
   }
 
   /**
-   * An approval of a run's tool call was decided or expired (src/approvals/service.ts notifyRun).
-   * A stub for now: the run engine fills it in (resume the run waiting on `callId`).
+   * An approval of a run's tool call was decided or expired (src/approvals/service.ts notifyRun):
+   * the run waiting on `callId` hears it (chat-runs.ts `approvalDecided`). Idempotent.
    */
   async approvalDecided(
     runId: string,
     callId: string,
     d: { approvalId: string; status: 'approved' | 'rejected' | 'expired'; reason: string | null },
   ): Promise<Result> {
-    return { ok: true };
+    const r = this.ready();
+    if (!r.ok) return r;
+    return this.runs.approvalDecided(runId, callId, d);
   }
 
   async history(afterSeq: number, limit: number): Promise<Result<{ messages: ChatMessage[]; lastSeq: number }>> {

@@ -7,8 +7,12 @@ import { jsonOrText } from '../lib/json';
 import { iso } from '../lib/time';
 import { callModel, ModelError, type ModelMessage, type ModelTool, type ModelToolCall } from '../model/client';
 import { callMcpTool, mcpToolsFor } from '../mcp/index';
+import type { PromptMemory } from '../memories/queries';
 import { memoriesForPrompt } from '../memories/service';
-import { type BuiltinName, builtinDefinition, isBuiltin, runBuiltin, type ToolResult } from '../tools/builtin';
+import { createToolApproval } from '../approvals/service';
+import { expireOne, findUserApproval } from '../approvals/queries';
+import { type AskAgentArgs, type BuiltinName, builtinDefinition, isBuiltin, runBuiltin, type ToolResult } from '../tools/builtin';
+import { MCP_ENTRY } from '../tools/names';
 import { upsertRunStatement, upsertToolCallStatement } from '../runs/queries';
 import type { Fanout } from './chat-fanout';
 import * as store from './chat-store';
@@ -56,6 +60,8 @@ import { admit, loadRunAgent, loadSpend, type RunAgent } from './run-agent';
 export const RUN_HEARTBEAT_MS = 10_000;
 /** A D1 write of a run that failed is retried this much later. */
 const D1_RETRY_MS = 5_000;
+/** The alarm looks at an approval this long after its expiry (D1 stamped it a little after the call was stored). */
+const APPROVAL_GRACE_MS = 5_000;
 
 export function migrateRuns(sql: SqlStorage) {
   sql.exec(`
@@ -129,10 +135,24 @@ export function migrateRuns(sql: SqlStorage) {
     // Client tools: the chat's last seq when the run began (its context, rebuilt on resume), and the wait's end.
     if (table === 'runs' && !have.has('context_seq')) sql.exec('ALTER TABLE runs ADD COLUMN context_seq INTEGER');
     if (table === 'runs' && !have.has('waiting_until')) sql.exec('ALTER TABLE runs ADD COLUMN waiting_until INTEGER');
+    // Delegation: a sub-run's parent, depth and question (its whole context).
+    if (table === 'runs' && !have.has('parent_run_id')) sql.exec('ALTER TABLE runs ADD COLUMN parent_run_id TEXT');
+    if (table === 'runs' && !have.has('depth')) sql.exec('ALTER TABLE runs ADD COLUMN depth INTEGER NOT NULL DEFAULT 0');
+    if (table === 'runs' && !have.has('question')) sql.exec('ALTER TABLE runs ADD COLUMN question TEXT');
   }
+  // Approvals: the approval that holds a call marked requires_approval.
+  const calls = new Set(sql.exec<{ name: string }>('PRAGMA table_info(run_tool_calls)').toArray().map((c) => c.name));
+  if (!calls.has('approval_id')) sql.exec('ALTER TABLE run_tool_calls ADD COLUMN approval_id TEXT');
+  // A waiting call's end: its client output's timeout, or its approval's expiry.
+  if (!calls.has('waits_until')) sql.exec('ALTER TABLE run_tool_calls ADD COLUMN waits_until INTEGER');
 }
 
-export type RunTrigger = 'http' | 'message' | 'code';
+/** The statuses of a run that is not over: live (queued, running) or waiting (requires_action, waiting_approval). */
+const UNFINISHED = "('queued', 'running', 'requires_action', 'waiting_approval')";
+/** A call still waiting: on the client's output, or on a person's decision. */
+const CALL_WAITING = "('requires_action', 'waiting_approval')";
+
+export type RunTrigger = 'http' | 'message' | 'code' | 'agent';
 
 /** What a new run row has not done yet (both places that insert one). */
 const NOTHING_YET = {
@@ -147,11 +167,20 @@ const NOTHING_YET = {
   finish_reason: null,
   started_at: null,
   first_token_at: null,
+  context_seq: null,
+  waiting_until: null,
 } as const;
+
+/** A run that is not a sub-run. */
+const TOP_LEVEL = { parent_run_id: null, depth: 0, question: null } as const;
 
 interface RunRow extends Record<string, SqlStorageValue> {
   context_seq: number | null;
   waiting_until: number | null;
+  /** A sub-run (ask_agent): the run that asked, how deep it is (top-level runs are 0), and its question. */
+  parent_run_id: string | null;
+  depth: number;
+  question: string | null;
   run_id: string;
   agent_id: string;
   user_id: string;
@@ -190,8 +219,8 @@ export interface StartRunInput {
   /** A message to store first (the HTTP route's, or code's); a chat message's run replies to `replyToSeq`. */
   message?: { content: string; role: 'user' | 'system'; clientId?: string | null };
   replyToSeq?: number | null;
-  /** The agent and workspace, already read and checked by the caller (the HTTP route) with loadRunAgent. */
-  preloaded?: { agent: RunAgent; workspaceId: string };
+  /** The agent and workspace (and the prompt's first memories), already read and checked by the caller (the HTTP route) with loadRunAgent. */
+  preloaded?: { agent: RunAgent; workspaceId: string; memories?: PromptMemory[] };
   /** Answer with the run's Server-Sent Events. */
   stream?: boolean;
 }
@@ -223,6 +252,8 @@ export interface RunOutcome {
   tasks: string;
   /** `requires_action`: the client tool calls the run waits on (`arguments` as the model wrote them). */
   required_action: { tool_calls: { call_id: string; name: string; arguments: string }[] } | null;
+  /** `waiting_approval`: the calls held for a person's decision (`arguments` as JSON text). */
+  pending_approvals: { approval_id: string; call_id: string; name: string; arguments: string }[] | null;
 }
 
 /** What the object lends the runs: its storage, sockets, config and alarm. */
@@ -303,6 +334,10 @@ interface LiveRun {
   d1: Promise<void>;
   /** The MCP tools offered to the model, by the name it sees. */
   mcp?: Map<string, McpOffer>;
+  /** A sub-run (ask_agent): it answers its parent, not the chat, and cannot wait. */
+  sub: boolean;
+  /** The prompt's first memories, read with the run's admission (loadRunAgent); else execute reads them. */
+  memories?: PromptMemory[];
 }
 
 /** Why a run's model call was aborted (AbortController reasons). */
@@ -340,13 +375,13 @@ export class Runs {
 
   private liveRows(agentId?: string): RunRow[] {
     return agentId === undefined
-      ? this.host.sql.exec<RunRow>("SELECT * FROM runs WHERE status IN ('queued', 'running', 'requires_action') ORDER BY created_at").toArray()
-      : this.host.sql.exec<RunRow>("SELECT * FROM runs WHERE agent_id = ? AND status IN ('queued', 'running', 'requires_action') ORDER BY created_at", agentId).toArray();
+      ? this.host.sql.exec<RunRow>(`SELECT * FROM runs WHERE status IN ${UNFINISHED} ORDER BY created_at`).toArray()
+      : this.host.sql.exec<RunRow>(`SELECT * FROM runs WHERE agent_id = ? AND parent_run_id IS NULL AND status IN ${UNFINISHED} ORDER BY created_at`, agentId).toArray();
   }
 
   /** True if storage holds a live run (the constructor asks: a fresh object has none of its own, so those are orphans). */
   hasStoredLiveRuns(): boolean {
-    return this.host.sql.exec("SELECT 1 FROM runs WHERE status IN ('queued', 'running', 'requires_action') LIMIT 1").toArray().length > 0;
+    return this.host.sql.exec(`SELECT 1 FROM runs WHERE status IN ${UNFINISHED} LIMIT 1`).toArray().length > 0;
   }
 
   /** A stored run's error code, if it failed. */
@@ -376,7 +411,7 @@ export class Runs {
       if (joined) return joined;
     }
     const loaded = input.preloaded
-      ? { chat: { ownerId: input.userId, workspaceId: input.preloaded.workspaceId }, agent: input.preloaded.agent, failure: undefined }
+      ? { chat: { ownerId: input.userId, workspaceId: input.preloaded.workspaceId }, agent: input.preloaded.agent, memories: input.preloaded.memories, failure: undefined }
       : await loadRunAgent(getDb(this.host.env), chatId, input.agentId);
     if (this.host.isDead() || !loaded.chat || loaded.chat.ownerId !== input.userId) return fail('chat_not_found');
     const chat = loaded.chat;
@@ -435,11 +470,11 @@ export class Runs {
       finished_at: null,
       deadline: null,
       d1_dirty: 1,
-      context_seq: null,
-      waiting_until: null,
+      ...TOP_LEVEL,
     };
     this.insertRow(row);
     const live = this.track(row, loaded.agent);
+    live.memories = loaded.memories;
     const stream = input.stream ? this.listen(row.run_id, null) : undefined;
     if (row.status === 'running') this.begin(live, row);
     else live.d1 = this.writeD1(row.run_id);
@@ -485,8 +520,7 @@ export class Runs {
       finished_at: now,
       deadline: null,
       d1_dirty: 1,
-      context_seq: null,
-      waiting_until: null,
+      ...TOP_LEVEL,
     };
     this.insertRow(row);
     this.sendFrame({ type: 'run.failed', run_id: row.run_id, code: f.code, msg: f.msg }, true);
@@ -518,6 +552,7 @@ export class Runs {
       done,
       resolveDone,
       d1: Promise.resolve(),
+      sub: row.parent_run_id !== null,
     };
     this.live.set(row.run_id, live);
     return live;
@@ -567,40 +602,61 @@ export class Runs {
   /**
    * The run's loop: model → tools → model, up to AGENT_MAX_STEPS model calls, each one persisted
    * step (its row in run_steps, priced when it ends). The model sees the chat as it stood when the
-   * run began, then this run's own tool rounds (its calls and their results, kept in
-   * run_tool_calls). Tools run as the chat's owner (src/tools/builtin.ts); a refused or failed
-   * call is a result the model reads. Text written in any step is part of the one reply.
+   * run began (a sub-run: only its question), then this run's own tool rounds (its calls and their
+   * results, kept in run_tool_calls). Tools run as the chat's owner (src/tools/builtin.ts); a
+   * refused or failed call is a result the model reads. Text written in any step is part of the
+   * one reply. A step whose calls wait (a client tool's output, a person's approval) pauses the
+   * run, which resumes here from storage once they are answered.
    */
   private async execute(live: LiveRun, row: RunRow) {
     const cfg = this.host.cfg();
-    const base = this.context(live, row.context_seq ?? this.host.messages.lastSeq());
+    const base = row.question === null ? this.context(live, row.context_seq ?? this.host.messages.lastSeq()) : this.questionContext(live, row.question);
     // The agent's memories of the user span chats (the one exception to "this chat only"), within MEMORY_PROMPT_MAX_BYTES.
-    const memories = cfg.tools.memoryPromptMaxBytes > 0 ? await memoriesForPrompt(getDb(this.host.env), row.user_id, row.agent_id, cfg.tools.memoryPromptMaxBytes) : '';
+    const memories =
+      cfg.tools.memoryPromptMaxBytes > 0 ? await memoriesForPrompt(getDb(this.host.env), row.user_id, row.agent_id, cfg.tools.memoryPromptMaxBytes, live.memories) : '';
     if (memories) base.splice(base[0]?.role === 'system' ? 1 : 0, 0, { role: 'system', content: memories });
-    const builtins = (live.agent.tools ?? []).filter((t) => isBuiltin(t.name)).map((t) => builtinDefinition(t.name as BuiltinName));
-    const mcp = await this.mcpTools(live, row);
-    const clients = clientTools(live.agent);
+    // A sub-run cannot wait: nobody would answer it. Tools that wait for a person are not offered there.
+    const offered = (t: { requires_approval?: boolean }) => !(live.sub && t.requires_approval);
+    const builtins = (live.agent.tools ?? []).filter((t) => isBuiltin(t.name) && offered(t)).map((t) => builtinDefinition(t.name as BuiltinName));
+    const mcp = (await this.mcpTools(live, row)).filter(offered);
+    const clients = live.sub ? [] : clientTools(live.agent);
     const tools = [...builtins, ...mcp.map((m) => m.tool), ...clients];
     live.mcp = new Map(mcp.map((m) => [m.tool.name, m]));
-    // A resumed run (client tool outputs came in) goes on from its stored rounds.
+    // A resumed run: the calls approved while it waited run first, then it goes on from its stored rounds.
+    for (const c of this.host.sql.exec<ToolCallStored>("SELECT * FROM run_tool_calls WHERE run_id = ? AND status = 'approved' ORDER BY created_at", row.run_id)) {
+      if (live.controller.signal.aborted) break;
+      await this.performTool(live, row, c);
+    }
     const rounds: ModelMessage[] = this.storedRounds(row.run_id);
-    for (let step = row.step + 1; ; step++) {
+    for (let step = row.step + 1; !live.controller.signal.aborted; step++) {
       const done = await this.step(live, step, [...base, ...rounds], tools);
       if (done.outcome) return this.finish(live, done.outcome);
       if (step >= cfg.tools.maxSteps) return this.finish(live, { status: 'completed', finish: 'length' });
       rounds.push({ role: 'assistant', content: done.text, toolCalls: done.toolCalls });
-      const waiting: ModelToolCall[] = [];
+      let waits = false;
       for (const call of done.toolCalls) {
         if (live.controller.signal.aborted) break;
-        if (clients.some((t) => t.name === call.name)) waiting.push(this.awaitClient(live, step, call));
-        else rounds.push({ role: 'tool', callId: call.id, name: call.name, content: await this.runTool(live, row, step, call) });
+        if (clients.some((t) => t.name === call.name)) {
+          this.recordCall(live, step, call, { kind: 'client', name: call.name, requiresApproval: false, available: true }, 'requires_action');
+          waits = true;
+          continue;
+        }
+        const target = this.target(live, call);
+        const content = target.requiresApproval ? await this.awaitApproval(live, row, step, call, target) : await this.runTool(live, row, step, call, target);
+        if (content === null) waits = true;
+        else rounds.push({ role: 'tool', callId: call.id, name: call.name, content });
       }
-      if (waiting.length && !live.controller.signal.aborted) return this.pause(live, waiting);
-      const reason = live.controller.signal.aborted ? (live.controller.signal.reason as AbortReason) : null;
-      if (reason === 'cancelled' || reason === 'deleted') return this.finish(live, { status: 'cancelled', finish: 'cancelled' });
-      if (reason === 'timeout') return this.finish(live, { status: 'failed', finish: 'error', error: fail('run_timeout', `The run took longer than LLM_MAX_RUN_MS (${cfg.llm.maxRunMs} ms)`) });
-      if (reason === 'length') return this.finish(live, { status: 'completed', finish: 'length' });
+      if (waits && !live.controller.signal.aborted) return this.pause(live);
     }
+    const reason = live.controller.signal.reason as AbortReason;
+    if (reason === 'timeout') return this.finish(live, { status: 'failed', finish: 'error', error: fail('run_timeout', `The run took longer than LLM_MAX_RUN_MS (${cfg.llm.maxRunMs} ms)`) });
+    if (reason === 'length') return this.finish(live, { status: 'completed', finish: 'length' });
+    return this.finish(live, { status: 'cancelled', finish: 'cancelled' });
+  }
+
+  /** A sub-run's context: its agent's system prompt and the question it was asked. */
+  private questionContext(live: LiveRun, question: string): ModelMessage[] {
+    return [...(live.agent.systemPrompt.trim() ? [{ role: 'system' as const, content: live.agent.systemPrompt }] : []), { role: 'user', content: question }];
   }
 
   /**
@@ -667,32 +723,98 @@ export class Runs {
     return { outcome, text: reply, toolCalls };
   }
 
-  /** A client tool call: recorded as waiting for the client's output, and announced (kind `client`). */
-  private awaitClient(live: LiveRun, step: number, call: ModelToolCall): ModelToolCall {
+  /** What a model's call names: the kind and the agent's entry, whether it needs approval, and whether this run may call it. */
+  private target(live: LiveRun, call: ModelToolCall): ToolTarget {
+    const mcp = live.mcp?.get(call.name);
+    if (mcp) return { kind: 'mcp', name: mcp.entry, requiresApproval: mcp.requires_approval, available: true };
+    const entry = isBuiltin(call.name) ? (live.agent.tools ?? []).find((t) => t.name === call.name) : undefined;
+    const requiresApproval = entry?.requires_approval === true;
+    return { kind: 'builtin', name: call.name, requiresApproval: requiresApproval && !live.sub, available: entry !== undefined && !(live.sub && requiresApproval) };
+  }
+
+  /** A tool call, recorded on the run (status: pending, or the wait it starts) and announced as run.tool_call. */
+  private recordCall(live: LiveRun, step: number, call: ModelToolCall, target: ToolTarget, status: 'pending' | 'requires_action' | 'waiting_approval') {
+    const now = Date.now();
+    const waitsUntil = status === 'requires_action' ? now + this.host.cfg().tools.outputTimeoutSeconds * 1000 : null;
     this.host.sql.exec(
-      "INSERT OR REPLACE INTO run_tool_calls (run_id, call_id, step, name, kind, arguments, status, created_at) VALUES (?, ?, ?, ?, 'client', ?, 'requires_action', ?)",
-      live.id, call.id, step, call.name, call.arguments, Date.now(),
+      'INSERT OR REPLACE INTO run_tool_calls (run_id, call_id, step, name, kind, arguments, status, created_at, waits_until) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)',
+      live.id, call.id, step, target.name, target.kind, call.arguments, status, now, waitsUntil,
     );
-    this.announce(live, { type: 'run.tool_call', run_id: live.id, call_id: call.id, name: call.name, kind: 'client', arguments: jsonOrText<Json>(call.arguments) });
-    return call;
+    this.announce(live, { type: 'run.tool_call', run_id: live.id, call_id: call.id, name: target.name, kind: target.kind, arguments: jsonOrText<Json>(call.arguments) });
   }
 
   /**
-   * The run waits for the client's tool outputs (OpenAI's "requires action"): it leaves memory
-   * (its state is all in storage), SSE listeners get `requires_action` and their stream ends,
-   * and the alarm fails it after TOOL_OUTPUT_TIMEOUT_SECONDS.
+   * A call to a tool marked `requires_approval`: recorded as waiting and held by an approval in
+   * D1 (src/approvals/service.ts createToolApproval, linked to the run and call), announced as
+   * run.approval_required. Answers null while it waits; the text the model reads when it need
+   * not (the approval could not be raised, or was already decided: a retried step).
    */
-  private async pause(live: LiveRun, calls: ModelToolCall[]) {
+  private async awaitApproval(live: LiveRun, row: RunRow, step: number, call: ModelToolCall, target: ToolTarget): Promise<string | null> {
     const cfg = this.host.cfg();
-    const until = Date.now() + cfg.tools.outputTimeoutSeconds * 1000;
+    this.recordCall(live, step, call, target, 'waiting_approval');
+    let approval: Awaited<ReturnType<typeof createToolApproval>>;
+    try {
+      approval = await createToolApproval(getDb(this.host.env), {
+        userId: row.user_id,
+        runId: live.id,
+        chatId: this.host.chatId(),
+        callId: call.id,
+        tool: target.name,
+        arguments: jsonOrText<Json>(call.arguments),
+        title: `${live.agent.name} asks to call ${target.name}`.slice(0, 200),
+        now: Date.now(),
+        timeoutSeconds: cfg.tools.approvalTimeoutSeconds,
+      });
+    } catch (err) {
+      console.error(JSON.stringify({ msg: 'approval request failed', run_id: live.id, call_id: call.id, error: String(err) }));
+      return this.settle(live, call.id, { ok: false, error: 'The approval could not be requested (a storage error); try again later' });
+    }
+    if (approval.status === 'approved') return this.performTool(live, row, this.storedCall(live.id, call.id)!);
+    if (approval.status !== 'pending') return this.settle(live, call.id, { ok: false, error: refusalText(approval.status, approval.reason) });
+    this.host.sql.exec(
+      'UPDATE run_tool_calls SET approval_id = ?, waits_until = ? WHERE run_id = ? AND call_id = ?', approval.id, (approval.expiresAt ?? Date.now()) + APPROVAL_GRACE_MS, live.id, call.id,
+    );
+    this.announce(live, { type: 'run.approval_required', run_id: live.id, call_id: call.id, approval_id: approval.id, name: target.name, arguments: jsonOrText<Json>(call.arguments) });
+    return null;
+  }
+
+  private storedCall(runId: string, callId: string): ToolCallStored | null {
+    return this.host.sql.exec<ToolCallStored>('SELECT * FROM run_tool_calls WHERE run_id = ? AND call_id = ?', runId, callId).toArray()[0] ?? null;
+  }
+
+  /**
+   * The run's waits, from its calls still waiting: `requires_action` while a client tool's output
+   * is missing (those fail the run after TOOL_OUTPUT_TIMEOUT_SECONDS), else `waiting_approval`
+   * (until the approvals' expiry, APPROVAL_TIMEOUT_SECONDS, and a little more for D1's clock).
+   * `until`: when the alarm must look again; null: nothing waits.
+   */
+  private waits(runId: string) {
+    const calls = this.host.sql.exec<ToolCallStored>(`SELECT * FROM run_tool_calls WHERE run_id = ? AND status IN ${CALL_WAITING} ORDER BY created_at`, runId).toArray();
+    const clients = calls.filter((c) => c.status === 'requires_action');
+    const approvals = calls.filter((c) => c.status === 'waiting_approval');
+    return {
+      status: (clients.length ? 'requires_action' : 'waiting_approval') as 'requires_action' | 'waiting_approval',
+      until: calls.length ? Math.min(...calls.map((c) => c.waits_until ?? 0)) : null,
+      clients,
+      approvals,
+    };
+  }
+
+  /**
+   * The run waits (for client tool outputs, OpenAI's "requires action", or approvals): it leaves
+   * memory (its state is all in storage), SSE listeners get `requires_action` or
+   * `waiting_approval` and their stream ends, and the alarm looks again when a wait ends.
+   */
+  private async pause(live: LiveRun) {
+    const w = this.waits(live.id);
     this.flushDelta(live);
     const row = this.host.sql
       .exec<RunRow>(
-        "UPDATE runs SET status = 'requires_action', text = ?, first_token_at = ?, waiting_until = ?, d1_dirty = 1 WHERE run_id = ? RETURNING *",
-        live.text, live.firstTokenAt, until, live.id,
+        'UPDATE runs SET status = ?, text = ?, first_token_at = ?, waiting_until = ?, d1_dirty = 1 WHERE run_id = ? RETURNING *',
+        w.status, live.text, live.firstTokenAt, w.until, live.id,
       )
       .one();
-    const event: RunEvent = { type: 'requires_action', run_id: live.id, tool_calls: calls.map((c) => ({ call_id: c.id, name: c.name, arguments: jsonOrText<Json>(c.arguments) })) };
+    const event = this.waitEvent(row);
     for (const l of live.listeners) {
       l.send(String(row.text.length), event);
       l.end();
@@ -701,32 +823,77 @@ export class Runs {
     await live.d1;
     await this.writeD1(live.id);
     live.resolveDone();
-    await this.host.alarmBy(until);
+    if (w.until !== null) await this.host.alarmBy(w.until);
+  }
+
+  /** The event that ends a waiting run's stream: the calls it waits on. */
+  private waitEvent(row: RunRow): RunEvent {
+    const w = this.waits(row.run_id);
+    if (row.status === 'requires_action') {
+      return { type: 'requires_action', run_id: row.run_id, tool_calls: w.clients.map((c) => ({ call_id: c.call_id, name: c.name, arguments: jsonOrText<Json>(c.arguments) })) };
+    }
+    return {
+      type: 'waiting_approval',
+      run_id: row.run_id,
+      approvals: w.approvals.map((c) => ({ approval_id: c.approval_id ?? '', call_id: c.call_id, name: c.name, arguments: jsonOrText<Json>(c.arguments) })),
+    };
   }
 
   /**
    * The client's outputs for a run in `requires_action` (POST /runs/{run_id}/tool-outputs). Every
-   * call_id must be one the run waits on (else nothing is written); once every waiting call of
-   * the step has its output, the run resumes from its stored steps.
+   * call_id must be one the run waits on (else nothing is written); once nothing of the step waits
+   * any more, the run resumes from its stored steps.
    */
   async submitToolOutputs(runId: string, outputs: { call_id: string; output: string }[], stream: boolean): Promise<Result<{ run: StartedRun; waiting: string[] }>> {
     const { sql } = this.host;
     const row = this.row(runId);
     if (!row) return fail('run_not_found');
     if (row.status !== 'requires_action') return fail('run_not_waiting');
-    const pending = new Set(
-      sql.exec<{ call_id: string }>("SELECT call_id FROM run_tool_calls WHERE run_id = ? AND status = 'requires_action'", runId).toArray().map((c) => c.call_id),
-    );
+    const pending = new Set(this.waits(runId).clients.map((c) => c.call_id));
     const unknown = outputs.find((o) => !pending.has(o.call_id));
     if (unknown) return fail('tool_call_not_found', `The run is not waiting on a call ${JSON.stringify(unknown.call_id)}`);
     const now = Date.now();
     for (const o of outputs) {
       sql.exec("UPDATE run_tool_calls SET status = 'completed', output = ?, finished_at = ? WHERE run_id = ? AND call_id = ?", JSON.stringify(o.output), now, runId, o.call_id);
-      pending.delete(o.call_id);
       this.sendFrame({ type: 'run.tool_result', run_id: runId, call_id: o.call_id, output: o.output }, false);
     }
-    if (pending.size) return { ok: true, run: this.started(row, false), waiting: [...pending] };
-    // Every output is in: the run goes on.
+    return this.resumeIfAnswered(runId, stream);
+  }
+
+  /**
+   * A person decided (or the expiry ended) an approval holding one of the run's calls
+   * (ChatRoom.approvalDecided, from src/approvals/service.ts notifyRun, or this object's alarm).
+   * Approved, the call runs when the run resumes; rejected or expired, the model reads that it
+   * was refused. Idempotent: a call no longer waiting on that approval is left as it is.
+   */
+  async approvalDecided(runId: string, callId: string, d: { approvalId: string; status: 'approved' | 'rejected' | 'expired'; reason: string | null }): Promise<Result> {
+    const row = this.row(runId);
+    const call = this.storedCall(runId, callId);
+    if (!row || !call || call.status !== 'waiting_approval' || call.approval_id !== d.approvalId) return { ok: true };
+    if (d.status === 'approved') this.host.sql.exec("UPDATE run_tool_calls SET status = 'approved' WHERE run_id = ? AND call_id = ?", runId, callId);
+    else {
+      const error = refusalText(d.status, d.reason);
+      this.host.sql.exec("UPDATE run_tool_calls SET status = 'refused', error = ?, finished_at = ? WHERE run_id = ? AND call_id = ?", error, Date.now(), runId, callId);
+      this.sendFrame({ type: 'run.tool_result', run_id: runId, call_id: callId, error }, false);
+    }
+    if (row.status === 'requires_action' || row.status === 'waiting_approval') await this.resumeIfAnswered(runId, false);
+    return { ok: true };
+  }
+
+  /**
+   * After an answer to one of a waiting run's calls: while others still wait, the run stays (its
+   * status and wait's end updated); once none does, it resumes from storage and goes on.
+   */
+  private async resumeIfAnswered(runId: string, stream: boolean): Promise<Result<{ run: StartedRun; waiting: string[] }>> {
+    const { sql } = this.host;
+    const w = this.waits(runId);
+    const now = Date.now();
+    if (w.until !== null) {
+      const row = sql.exec<RunRow>('UPDATE runs SET status = ?, waiting_until = ?, d1_dirty = 1 WHERE run_id = ? RETURNING *', w.status, w.until, runId).one();
+      void this.writeD1(runId);
+      await this.host.alarmBy(w.until);
+      return { ok: true, run: this.started(row, false), waiting: w.clients.map((c) => c.call_id) };
+    }
     const cfg = this.host.cfg();
     const deadline = now + cfg.llm.maxRunMs;
     const resumed = sql
@@ -742,6 +909,34 @@ export class Runs {
     live.d1 = this.writeD1(runId);
     void this.host.alarmBy(Math.min(deadline, now + RUN_HEARTBEAT_MS));
     return { ok: true, run: { ...this.started(resumed, false), stream: listened }, waiting: [] };
+  }
+
+  /**
+   * The alarm's look at a waiting run whose wait ended: a client output still missing fails the
+   * run (`run_timeout`); an approval still undecided here is read from D1 (a notification may
+   * have been lost), expired there if its time is up, and its outcome applied.
+   */
+  private async endWait(row: RunRow, now: number) {
+    const w = this.waits(row.run_id);
+    if (w.clients.some((c) => (c.waits_until ?? 0) <= now)) {
+      const seconds = Math.round(((w.clients[0].waits_until ?? 0) - w.clients[0].created_at) / 1000);
+      return this.endUnstarted(row, 'failed', 'run_timeout', `No tool outputs came within TOOL_OUTPUT_TIMEOUT_SECONDS (${seconds} s)`);
+    }
+    const db = getDb(this.host.env);
+    for (const c of w.approvals) {
+      if (!c.approval_id) continue;
+      try {
+        const a = (await expireOne(db, row.user_id, c.approval_id, now)) ?? (await findUserApproval(db, row.user_id, c.approval_id));
+        if (a && a.status !== 'pending') await this.approvalDecided(row.run_id, c.call_id, { approvalId: a.id, status: a.status, reason: a.reason });
+      } catch (err) {
+        console.error(JSON.stringify({ msg: 'approval check failed', run_id: row.run_id, approval_id: c.approval_id, error: String(err) }));
+      }
+    }
+    // Still waiting (D1 did not answer, or its clock is behind): look again soon.
+    const after = this.row(row.run_id);
+    if (after && (after.status === 'requires_action' || after.status === 'waiting_approval') && after.waiting_until !== null && after.waiting_until <= now) {
+      this.host.sql.exec('UPDATE runs SET waiting_until = ? WHERE run_id = ?', now + D1_RETRY_MS, row.run_id);
+    }
   }
 
   /** A run's tool rounds so far, from storage: each step's text and calls, then each call's result as the model reads it. */
@@ -772,61 +967,130 @@ export class Runs {
    */
   private async mcpTools(live: LiveRun, row: RunRow): Promise<McpOffer[]> {
     const wanted = (live.agent.tools ?? []).flatMap((t) => {
-      const m = /^mcp:([a-z0-9][a-z0-9-]{0,62}):(.+)$/.exec(t.name);
-      return m ? [{ entry: t.name, slug: m[1], tool: m[2] }] : [];
+      const m = MCP_ENTRY.exec(t.name);
+      return m ? [{ entry: t.name, slug: m[1], tool: m[2], requires_approval: t.requires_approval === true }] : [];
     });
     if (!wanted.length) return [];
     const servers = await mcpToolsFor(getDb(this.host.env), row.user_id, wanted.map((w) => w.slug));
     return wanted.flatMap((w) => {
       const listed = servers.find((s) => s.slug === w.slug)?.tools.find((t) => t.name === w.tool);
       if (!listed) return [];
-      const name = `mcp__${w.slug}__${w.tool}`.replace(/[^a-zA-Z0-9_-]/g, '_').slice(0, 64);
       const parameters = (listed.input_schema ?? { type: 'object' }) as Record<string, unknown>;
-      return [{ entry: w.entry, slug: w.slug, toolName: w.tool, tool: { name, description: listed.description ?? undefined, parameters } }];
+      return [{ entry: w.entry, requires_approval: w.requires_approval, tool: { name: mcpModelName(w.slug, w.tool), description: listed.description ?? undefined, parameters } }];
     });
   }
 
+  /** A call that runs now: recorded and announced, then run (performTool). */
+  private async runTool(live: LiveRun, row: RunRow, step: number, call: ModelToolCall, target: ToolTarget): Promise<string> {
+    this.recordCall(live, step, call, target, 'pending');
+    if (!target.available) return this.settle(live, call.id, { ok: false, error: `No tool named ${JSON.stringify(call.name)} is available to this agent` });
+    return this.performTool(live, row, this.storedCall(live.id, call.id)!);
+  }
+
   /**
-   * One tool call: recorded, announced (run.tool_call), run, its result recorded and announced
-   * (run.tool_result), answered as the text the model reads (capped at TOOL_OUTPUT_MAX_BYTES).
-   * Built-in tools the agent was given run; any other name the model asks for is refused.
+   * Runs a recorded call (now, or once approved): a built-in as the chat's owner, an MCP tool on
+   * the owner's server; its result is recorded and announced (settle).
    */
-  private async runTool(live: LiveRun, row: RunRow, step: number, call: ModelToolCall): Promise<string> {
-    const cfg = this.host.cfg();
-    const { sql } = this.host;
-    const mcp = live.mcp?.get(call.name);
-    const kind = mcp ? 'mcp' : 'builtin';
-    const name = mcp ? mcp.entry : call.name;
-    sql.exec(
-      'INSERT OR REPLACE INTO run_tool_calls (run_id, call_id, step, name, kind, arguments, status, created_at) VALUES (?, ?, ?, ?, ?, ?, \'pending\', ?)',
-      live.id, call.id, step, name, kind, call.arguments, Date.now(),
-    );
-    this.announce(live, { type: 'run.tool_call', run_id: live.id, call_id: call.id, name, kind, arguments: jsonOrText<Json>(call.arguments) });
-    const deps = { db: getDb(this.host.env), env: this.host.env };
+  private async performTool(live: LiveRun, row: RunRow, c: ToolCallStored): Promise<string> {
+    const db = getDb(this.host.env);
     let result: ToolResult;
+    const mcp = c.kind === 'mcp' ? MCP_ENTRY.exec(c.name) : null;
     if (mcp) {
-      const args = jsonOrText<Json>(call.arguments);
+      const args = jsonOrText<Json>(c.arguments);
       const called =
         args !== null && typeof args === 'object' && !Array.isArray(args)
-          ? await callMcpTool(deps, row.user_id, mcp.slug, mcp.toolName, args)
+          ? await callMcpTool({ db, env: this.host.env }, row.user_id, mcp[1], mcp[2], args)
           : ({ ok: false, error: 'Invalid arguments: a JSON object is expected' } as const);
       result = called.ok ? { ok: true, output: called.output } : called;
-    } else if (isBuiltin(call.name) && (live.agent.tools ?? []).some((t) => t.name === call.name)) {
-      result = await runBuiltin(call.name, call.arguments, { db: deps.db, userId: row.user_id, agentId: row.agent_id, workspaceId: row.workspace_id });
-    } else result = { ok: false, error: `No tool named ${JSON.stringify(call.name)} is available to this agent` };
-    sql.exec(
+    } else if (isBuiltin(c.name)) {
+      result = await runBuiltin(c.name, c.arguments, {
+        db,
+        userId: row.user_id,
+        agentId: row.agent_id,
+        workspaceId: row.workspace_id,
+        askAgent: (args) => this.askAgent(live, row, args),
+      });
+    } else result = { ok: false, error: `No tool named ${JSON.stringify(c.name)} is available to this agent` };
+    return this.settle(live, c.call_id, result);
+  }
+
+  /** A call's result: recorded, announced (run.tool_result), and answered as the text the model reads (capped at TOOL_OUTPUT_MAX_BYTES). */
+  private settle(live: LiveRun, callId: string, result: ToolResult): string {
+    this.host.sql.exec(
       'UPDATE run_tool_calls SET status = ?, output = ?, error = ?, finished_at = ? WHERE run_id = ? AND call_id = ?',
-      result.ok ? 'completed' : 'failed', result.ok ? JSON.stringify(result.output) : null, result.ok ? null : result.error, Date.now(), live.id, call.id,
+      result.ok ? 'completed' : 'failed', result.ok ? JSON.stringify(result.output) : null, result.ok ? null : result.error, Date.now(), live.id, callId,
     );
     this.announce(
       live,
-      result.ok ? { type: 'run.tool_result', run_id: live.id, call_id: call.id, output: result.output as Json } : { type: 'run.tool_result', run_id: live.id, call_id: call.id, error: result.error },
+      result.ok ? { type: 'run.tool_result', run_id: live.id, call_id: callId, output: result.output as Json } : { type: 'run.tool_result', run_id: live.id, call_id: callId, error: result.error },
     );
-    return capText(result.ok ? JSON.stringify(result.output) : `Error: ${result.error}`, cfg.tools.outputMaxBytes);
+    return capText(result.ok ? JSON.stringify(result.output) : `Error: ${result.error}`, this.host.cfg().tools.outputMaxBytes);
   }
 
+  /**
+   * Delegation (`ask_agent`): another agent of the chat's workspace answers `question` in a
+   * sub-run, here and now, whose answer is the call's result. A sub-run is a run of its own
+   * (trigger `agent`, `parent_run_id`, `depth`; its steps priced to the same user), admitted like
+   * any run (the agent live and in the workspace, its model allowed, the budget not spent) and
+   * bounded: AGENT_MAX_DEPTH levels, AGENT_MAX_SUBRUNS per run. Its context is its system prompt
+   * and the question only; it stores no chat message, sends no frames, and cannot wait (tools
+   * that wait for a person are not offered to it). Cancelling or timing out the parent ends it.
+   */
+  private async askAgent(parent: LiveRun, parentRow: RunRow, args: AskAgentArgs): Promise<ToolResult> {
+    const cfg = this.host.cfg();
+    const { sql } = this.host;
+    if (parentRow.depth >= cfg.tools.maxDepth) {
+      return { ok: false, error: `Delegation goes at most AGENT_MAX_DEPTH (${cfg.tools.maxDepth}) levels deep: answer this yourself` };
+    }
+    const asked = sql.exec<{ n: number }>('SELECT COUNT(*) AS n FROM runs WHERE parent_run_id = ?', parent.id).one().n;
+    if (asked >= cfg.tools.maxSubruns) return { ok: false, error: `This run has asked other agents AGENT_MAX_SUBRUNS (${cfg.tools.maxSubruns}) times already` };
+    if (args.agent_id === parentRow.agent_id) return { ok: false, error: 'An agent cannot ask itself' };
+    const loaded = await loadRunAgent(getDb(this.host.env), this.host.chatId(), args.agent_id);
+    if (!loaded.chat || loaded.chat.ownerId !== parentRow.user_id) return { ok: false, error: 'The chat is gone' };
+    if (!loaded.agent) return { ok: false, error: loaded.failure.msg };
+    const refusal = admit(cfg.cost, loaded.agent, loaded.spend);
+    if (refusal) return { ok: false, error: refusal.msg };
+    if (parent.controller.signal.aborted) return { ok: false, error: 'The run was stopped' };
+    const now = Date.now();
+    const row: RunRow = {
+      run_id: newId(),
+      agent_id: loaded.agent.agentId,
+      user_id: parentRow.user_id,
+      workspace_id: parentRow.workspace_id,
+      status: 'running',
+      trigger: 'agent',
+      reply_to_seq: null,
+      agent: JSON.stringify(loaded.agent),
+      ...NOTHING_YET,
+      started_at: now,
+      error_code: null,
+      error_msg: null,
+      created_at: now,
+      finished_at: null,
+      deadline: parentRow.deadline,
+      d1_dirty: 1,
+      parent_run_id: parent.id,
+      depth: parentRow.depth + 1,
+      question: args.question,
+    };
+    this.insertRow(row);
+    const live = this.track(row, loaded.agent);
+    live.memories = loaded.memories;
+    const stop = () => live.controller.abort(parent.controller.signal.reason);
+    parent.controller.signal.addEventListener('abort', stop, { once: true });
+    live.d1 = this.writeD1(row.run_id);
+    try {
+      await this.execute(live, row);
+    } finally {
+      parent.controller.signal.removeEventListener('abort', stop);
+    }
+    const end = this.row(row.run_id)!;
+    if (end.status === 'completed') return { ok: true, output: { run_id: end.run_id, agent_id: end.agent_id, answer: end.text } };
+    return { ok: false, error: `The agent's run (${end.run_id}) ended ${end.status}${end.error_msg ? `: ${end.error_msg}` : ''}` };
+  }
   /** A tool frame to every socket (pending text first, so the order holds) and every SSE listener. */
-  private announce(live: LiveRun, frame: Extract<RunFrame, { type: 'run.tool_call' | 'run.tool_result' }>) {
+  private announce(live: LiveRun, frame: Extract<RunFrame, { type: 'run.tool_call' | 'run.tool_result' | 'run.approval_required' }>) {
+    if (live.sub) return;
     this.flushDelta(live);
     this.sendFrame(frame, false);
     const id = String(live.text.length);
@@ -849,10 +1113,13 @@ export class Runs {
     if (text !== '') {
       live.text += text;
       live.bytes += bytes;
-      live.pendingDelta += text;
       const id = String(live.text.length);
       for (const l of live.listeners) l.send(id, { type: 'token', content: text });
-      this.scheduleDelta(live, now);
+      // A sub-run's text is its parent's tool result, not a reply in the chat.
+      if (!live.sub) {
+        live.pendingDelta += text;
+        this.scheduleDelta(live, now);
+      }
       if (now - live.lastCheckpoint >= cfg.runCheckpointMs) {
         live.lastCheckpoint = now;
         this.host.sql.exec('UPDATE runs SET text = ?, first_token_at = ? WHERE run_id = ?', live.text, live.firstTokenAt, live.id);
@@ -891,7 +1158,7 @@ export class Runs {
   greet(ws: WebSocket) {
     for (const live of this.live.values()) {
       const row = this.row(live.id);
-      if (!row || row.status !== 'running') continue;
+      if (!row || row.status !== 'running' || live.sub) continue;
       ws.send(JSON.stringify({ type: 'run.started', run_id: row.run_id, agent_id: row.agent_id, reply_to_seq: row.reply_to_seq } satisfies RunFrame));
       if (live.text !== '') ws.send(JSON.stringify({ type: 'run.delta', run_id: live.id, text: live.text } satisfies RunFrame));
     }
@@ -919,13 +1186,14 @@ export class Runs {
     const dead = this.host.isDead();
     this.flushDelta(live);
     let replyId: string | null = null;
-    if (!dead && live.text !== '' && o.status !== 'failed') {
+    if (!dead && !live.sub && live.text !== '' && o.status !== 'failed') {
       const stored = this.host.messages.insert({
         message_id: newId(), sender_id: live.agentId, role: 'agent', content: live.text, created_at: now, client_id: null,
       })!;
       replyId = stored.message_id;
       this.host.fanout.broadcast(store.messageJson(this.host.chatId(), stored));
     }
+    this.closeCalls(live.id, now);
     // A deleted chat's runs end cancelled, saying why (its storage is deleted right after).
     const code = o.error?.code ?? (dead ? 'chat_not_found' : null);
     const msg = o.error?.msg ?? (dead ? 'The chat was deleted' : null);
@@ -949,12 +1217,20 @@ export class Runs {
     const frame: RunFrame = o.status === 'failed'
       ? { type: 'run.failed', run_id: live.id, code: code!, msg: msg! }
       : { type: 'run.finished', run_id: live.id, status: o.status, usage: usageOf(finalRow) };
-    this.sendFrame(frame, true);
+    if (!live.sub) this.sendFrame(frame, true);
     this.end(live, finalRow);
     await live.d1;
     await this.writeD1(live.id);
     live.resolveDone();
-    if (!dead) void this.startNext(live.agentId);
+    if (!dead && !live.sub) void this.startNext(live.agentId);
+  }
+
+  /** A run that ends with calls still waiting (cancelled, timed out): they end as failed, never to run. */
+  private closeCalls(runId: string, now: number) {
+    this.host.sql.exec(
+      "UPDATE run_tool_calls SET status = 'failed', error = 'The run ended before this call ran', finished_at = ? WHERE run_id = ? AND status IN ('pending', 'requires_action', 'waiting_approval', 'approved')",
+      now, runId,
+    );
   }
 
   /** The SSE listeners get the last event and the run is no longer live here. */
@@ -968,6 +1244,7 @@ export class Runs {
   }
 
   private endEvent(row: RunRow): RunEvent {
+    if (row.status === 'requires_action' || row.status === 'waiting_approval') return this.waitEvent(row);
     if (row.status === 'failed') return { type: 'error', run_id: row.run_id, code: row.error_code ?? 'model_error', msg: row.error_msg ?? '' };
     return { type: 'end', run_id: row.run_id, status: row.status === 'cancelled' ? 'cancelled' : 'completed', message_id: row.reply_message_id, metadata: metadataOf(row) };
   }
@@ -1066,6 +1343,7 @@ export class Runs {
           status: c.status,
           output: c.output,
           error: c.error,
+          approvalId: c.approval_id,
           createdAt: c.created_at,
           finishedAt: c.finished_at,
         }),
@@ -1078,7 +1356,7 @@ export class Runs {
   async cancel(runId: string): Promise<Result<{ outcome: RunOutcome }>> {
     const row = this.row(runId);
     if (!row) return fail('run_not_found');
-    if (row.status !== 'queued' && row.status !== 'running' && row.status !== 'requires_action') return fail('run_not_active');
+    if (!UNFINISHED.includes(`'${row.status}'`)) return fail('run_not_active');
     const live = this.live.get(runId);
     if (row.status === 'running' && live) {
       live.controller.abort('cancelled' satisfies AbortReason);
@@ -1089,16 +1367,20 @@ export class Runs {
 
   /** A queued (or orphaned) run has no model call to abort: it just ends. */
   private async endUnstarted(row: RunRow, status: 'cancelled' | 'failed', code: string | null, msg: string | null) {
+    this.closeCalls(row.run_id, Date.now());
+    const sub = row.parent_run_id !== null;
     const finalRow = this.host.sql
       .exec<RunRow>(
         `UPDATE runs SET status = ?, finish_reason = ?, error_code = ?, error_msg = ?, finished_at = ?, d1_dirty = 1 WHERE run_id = ? RETURNING *`,
         status, status === 'cancelled' ? 'cancelled' : 'error', code, msg, Date.now(), row.run_id,
       )
       .one();
-    this.sendFrame(
-      status === 'failed' ? { type: 'run.failed', run_id: row.run_id, code: code!, msg: msg! } : { type: 'run.finished', run_id: row.run_id, status, usage: null },
-      true,
-    );
+    if (!sub) {
+      this.sendFrame(
+        status === 'failed' ? { type: 'run.failed', run_id: row.run_id, code: code!, msg: msg! } : { type: 'run.finished', run_id: row.run_id, status, usage: null },
+        true,
+      );
+    }
     const live = this.live.get(row.run_id);
     if (live) {
       this.end(live, finalRow);
@@ -1136,6 +1418,10 @@ export class Runs {
                 )
                 .toArray(),
             }
+          : null,
+      pending_approvals:
+        row.status === 'waiting_approval'
+          ? this.waits(row.run_id).approvals.map((c) => ({ approval_id: c.approval_id ?? '', call_id: c.call_id, name: c.name, arguments: c.arguments }))
           : null,
     };
   }
@@ -1199,9 +1485,8 @@ export class Runs {
       if (row.status === 'running' && !live) {
         const f = fail('run_interrupted');
         await this.endUnstarted(row, 'failed', f.code, f.msg);
-      } else if (row.status === 'requires_action' && row.waiting_until !== null && row.waiting_until <= now) {
-        const seconds = this.host.cfg().tools.outputTimeoutSeconds;
-        await this.endUnstarted(row, 'failed', 'run_timeout', `No tool outputs came within TOOL_OUTPUT_TIMEOUT_SECONDS (${seconds} s)`);
+      } else if ((row.status === 'requires_action' || row.status === 'waiting_approval') && row.waiting_until !== null && row.waiting_until <= now) {
+        await this.endWait(row, now);
       } else if (live && row.deadline !== null && row.deadline <= now) live.controller.abort('timeout' satisfies AbortReason);
     }
     for (const row of this.liveRows()) if (row.status === 'queued') await this.startNext(row.agent_id);
@@ -1212,8 +1497,8 @@ export class Runs {
     if (this.live.size > 0 || this.host.sql.exec("SELECT 1 FROM runs WHERE status IN ('queued', 'running') LIMIT 1").toArray().length) {
       return now + RUN_HEARTBEAT_MS;
     }
-    // Runs waiting on client tool outputs need the alarm only when their wait ends.
-    const waitEnds = this.host.sql.exec<{ t: number | null }>("SELECT MIN(waiting_until) AS t FROM runs WHERE status = 'requires_action'").one().t;
+    // Waiting runs need the alarm only when their wait ends.
+    const waitEnds = this.host.sql.exec<{ t: number | null }>("SELECT MIN(waiting_until) AS t FROM runs WHERE status IN ('requires_action', 'waiting_approval')").one().t;
     const next = [waitEnds, stillDirty ? now + D1_RETRY_MS : null].filter((t): t is number => t !== null);
     return next.length ? Math.min(...next) : null;
   }
@@ -1255,6 +1540,8 @@ function d1Row(chatId: string, r: RunRow) {
     workspaceId: r.workspace_id,
     status: r.status,
     trigger: r.trigger,
+    parentRunId: r.parent_run_id,
+    depth: r.depth,
     replyToSeq: r.reply_to_seq,
     replyMessageId: r.reply_message_id,
     provider: agent.model?.provider ?? 'openai-compatible',
@@ -1308,20 +1595,41 @@ interface ToolCallStored extends Record<string, SqlStorageValue> {
   name: string;
   kind: 'builtin' | 'mcp' | 'client';
   arguments: string;
-  status: 'pending' | 'requires_action' | 'completed' | 'failed';
+  /** pending (running now), a wait (requires_action, waiting_approval), approved (runs when the run resumes), or its end. */
+  status: 'pending' | 'requires_action' | 'waiting_approval' | 'approved' | 'completed' | 'failed' | 'refused';
   output: string | null;
   error: string | null;
   created_at: number;
   finished_at: number | null;
+  approval_id: string | null;
+  waits_until: number | null;
 }
 
-/** An MCP tool offered to a run's model: the agent's entry, the server and tool, and the definition the model sees. */
+/** What a model's call names (Runs.target). */
+interface ToolTarget {
+  kind: 'builtin' | 'mcp' | 'client';
+  /** The agent's entry: a built-in's name, `mcp:<slug>:<tool>`, a client tool's name. */
+  name: string;
+  requiresApproval: boolean;
+  /** False: the agent has no such tool (or this sub-run may not call it); the call is refused. */
+  available: boolean;
+}
+
+/** What the model reads of a call a person refused, or nobody decided in time. */
+const refusalText = (status: 'rejected' | 'expired' | 'approved' | 'pending', reason: string | null) =>
+  status === 'expired'
+    ? 'The call was not approved: nobody decided within APPROVAL_TIMEOUT_SECONDS, so it did not run'
+    : `The user refused this call, so it did not run${reason ? `. Their reason: ${reason}` : ''}`;
+
+/** An MCP tool offered to a run's model: the agent's entry (`mcp:<slug>:<tool>`), whether it needs approval, and the definition the model sees. */
 interface McpOffer {
   entry: string;
-  slug: string;
-  toolName: string;
+  requires_approval: boolean;
   tool: ModelTool;
 }
+
+/** The name the model sees for an MCP tool (tool names allow no colons). */
+const mcpModelName = (slug: string, tool: string) => `mcp__${slug}__${tool}`.replace(/[^a-zA-Z0-9_-]/g, '_').slice(0, 64);
 
 /** The agent's client tools (any `tools` entry that is not a built-in or an MCP tool), as the model sees them. */
 function clientTools(agent: RunAgent): ModelTool[] {
@@ -1332,6 +1640,6 @@ function clientTools(agent: RunAgent): ModelTool[] {
 
 /** The name the model used for a stored call (an MCP entry `mcp:<slug>:<tool>` is `mcp__<slug>__<tool>` to it). */
 function modelToolName(c: { name: string; kind: string }): string {
-  const m = c.kind === 'mcp' ? /^mcp:([^:]+):(.+)$/.exec(c.name) : null;
-  return m ? `mcp__${m[1]}__${m[2]}`.replace(/[^a-zA-Z0-9_-]/g, '_').slice(0, 64) : c.name;
+  const m = c.kind === 'mcp' ? MCP_ENTRY.exec(c.name) : null;
+  return m ? mcpModelName(m[1], m[2]) : c.name;
 }

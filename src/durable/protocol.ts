@@ -156,8 +156,11 @@ export type PongFrame = { type: 'pong' };
 
 // ---- agent runs ---------------------------------------------------------------------------------
 
-/** A run's states; the tools issue adds waiting ones. `queued` and `running` are live. */
-export const RUN_STATUSES = ['queued', 'running', 'requires_action', 'completed', 'failed', 'cancelled'] as const;
+/**
+ * A run's states. `queued` and `running` are live; `requires_action` (client tool outputs) and
+ * `waiting_approval` (a person's decision) wait, with nothing in memory; the rest are final.
+ */
+export const RUN_STATUSES = ['queued', 'running', 'requires_action', 'waiting_approval', 'completed', 'failed', 'cancelled'] as const;
 export type RunStatus = (typeof RUN_STATUSES)[number];
 export const LIVE_RUN_STATUSES = ['queued', 'running'] as const satisfies readonly RunStatus[];
 export const isLiveRun = (s: RunStatus) => (LIVE_RUN_STATUSES as readonly RunStatus[]).includes(s);
@@ -180,7 +183,12 @@ export type RunFailedFrame = { type: 'run.failed'; run_id: string; code: string;
 export type RunToolCallFrame = { type: 'run.tool_call'; run_id: string; call_id: string; name: string; kind: 'builtin' | 'mcp' | 'client'; arguments: Json };
 /** The tool's result as the model reads it: `output`, or `error` (a refused or failed call). */
 export type RunToolResultFrame = { type: 'run.tool_result'; run_id: string; call_id: string; output?: Json; error?: string };
-export type RunFrame = RunStartedFrame | RunDeltaFrame | RunFinishedFrame | RunFailedFrame | RunToolCallFrame | RunToolResultFrame;
+/**
+ * A call to a tool marked `requires_approval` waits for a person (POST /approvals/{approval_id}/approve
+ * or /reject); the run waits in `waiting_approval` once its step's other calls are done.
+ */
+export type RunApprovalRequiredFrame = { type: 'run.approval_required'; run_id: string; call_id: string; approval_id: string; name: string; arguments: Json };
+export type RunFrame = RunStartedFrame | RunDeltaFrame | RunFinishedFrame | RunFailedFrame | RunToolCallFrame | RunToolResultFrame | RunApprovalRequiredFrame;
 
 /** A JSON value (what tool outputs are): typed so that it crosses RPC. */
 export type Json = string | number | boolean | null | Json[] | { [key: string]: Json };
@@ -195,8 +203,14 @@ export type RunEvent =
   | { type: 'error'; run_id: string; code: string; msg: string }
   | RunToolCallFrame
   | RunToolResultFrame
+  | RunApprovalRequiredFrame
   /** The run waits for your client tools' outputs (POST /runs/{run_id}/tool-outputs); the stream ends here. */
-  | { type: 'requires_action'; run_id: string; tool_calls: { call_id: string; name: string; arguments: Json }[] };
+  | { type: 'requires_action'; run_id: string; tool_calls: { call_id: string; name: string; arguments: Json }[] }
+  /** The run waits for approvals (run.approval_required before); the stream ends here: GET /runs/{run_id}/events again once decided. */
+  | { type: 'waiting_approval'; run_id: string; approvals: PendingApproval[] };
+
+/** A tool call held for approval, as the waiting run lists it. */
+export type PendingApproval = { approval_id: string; call_id: string; name: string; arguments: Json };
 
 export type ServerFrame = ReadyFrame | MessageFrame | MessagesFrame | AckFrame | ErrorFrame | PongFrame | RunFrame;
 

@@ -3,6 +3,7 @@ import { budgetLimitSql, monthSpendSql } from '../cost/queries';
 import type { Db } from '../db/client';
 import { agents, chats, workspaceAgents } from '../db/schema';
 import type { Config } from '../lib/config';
+import { PROMPT_FIRST_BATCH, type PromptMemory, promptMemoriesSql } from '../memories/queries';
 import { fail, type Failure } from './protocol';
 
 /** What a run needs of its agent, copied when the run is admitted (an edit later does not change a live run). */
@@ -36,7 +37,8 @@ export type LoadedRunAgent = Awaited<ReturnType<typeof loadRunAgent>>;
 /**
  * The one D1 read a run needs (one statement: it is on every run's path to the model): the
  * chat's owner and workspace, the agent if the owner has it live, with whether it is in that
- * workspace, and the owner's month-to-date spend and own limit for admission (`admit`). Every
+ * workspace, the owner's month-to-date spend and own limit for admission (`admit`), and the
+ * newest of the agent's memories of the owner (the prompt's first batch). Every
  * way a run starts (the HTTP route, a chat message, code) is checked here, so the checks are the
  * same everywhere.
  */
@@ -47,7 +49,7 @@ export async function loadRunAgent(
   now = Date.now(),
 ): Promise<
   | { chat: null; agent?: undefined; failure: Failure }
-  | { chat: { ownerId: string; workspaceId: string }; agent: RunAgent; spend: Spend }
+  | { chat: { ownerId: string; workspaceId: string }; agent: RunAgent; spend: Spend; memories: PromptMemory[] }
   | { chat: { ownerId: string; workspaceId: string }; agent?: undefined; failure: Failure }
 > {
   const [found] = await db
@@ -58,6 +60,7 @@ export async function loadRunAgent(
       member: workspaceAgents.agentId,
       spent: monthSpendSql(chats.ownerId, now),
       limit: budgetLimitSql(chats.ownerId),
+      memories: promptMemoriesSql(chats.ownerId, agentId, PROMPT_FIRST_BATCH),
     })
     .from(chats)
     .leftJoin(agents, and(eq(agents.id, agentId), eq(agents.userId, chats.ownerId), isNull(agents.deletedAt)))
@@ -70,7 +73,7 @@ export async function loadRunAgent(
   if (!row) return { chat, failure: fail('agent_not_found') };
   if (!row.member) return { chat, failure: fail('agent_not_in_workspace') };
   if (row.agent.status === 'offline') return { chat, failure: fail('agent_offline') };
-  return { chat, agent: runAgentOf(row.agent), spend: spendOf(found.spent, found.limit) };
+  return { chat, agent: runAgentOf(row.agent), spend: spendOf(found.spent, found.limit), memories: JSON.parse(found.memories ?? '[]') as PromptMemory[] };
 }
 
 /**

@@ -1,4 +1,4 @@
-import { and, desc, eq, isNull, sql, type SQL } from 'drizzle-orm';
+import { and, desc, eq, isNull, sql, type SQL, type SQLWrapper } from 'drizzle-orm';
 import type { Db } from '../db/client';
 import { agents, memories } from '../db/schema';
 import { keyset } from '../lib/pagination';
@@ -73,6 +73,22 @@ export function memoryStatsQuery(db: Db, userId: string, agentId: string) {
     .groupBy(memories.category)
     .orderBy(memories.category);
 }
+
+/** How many memories the prompt's first read takes (the admission statement reads as many). */
+export const PROMPT_FIRST_BATCH = 32;
+
+/** A memory as the prompt shows it. */
+export type PromptMemory = { id: string; content: string; category: string; createdAt: number };
+
+/**
+ * The newest `limit` memories of the user (`userId`: a column or value of the caller's statement)
+ * for the agent, as one JSON array value: a run's admission statement (src/durable/run-agent.ts)
+ * reads the prompt's first batch with everything else it reads, through memories_user_agent_idx.
+ */
+export const promptMemoriesSql = (userId: SQLWrapper, agentId: string, limit: number) =>
+  sql<string>`(SELECT json_group_array(json_object('id', id, 'content', content, 'category', category, 'createdAt', created_at)) FROM (
+    SELECT ${memories.id} AS id, ${memories.content} AS content, ${memories.category} AS category, ${memories.createdAt} AS created_at FROM ${memories}
+    WHERE ${memories.userId} = ${userId} AND ${memories.agentId} = ${agentId} ORDER BY ${memories.createdAt} DESC, ${memories.id} DESC LIMIT ${limit}))`;
 
 /** Newest first, for the prompt: only what the prompt shows. */
 export function promptMemories(db: Db, userId: string, agentId: string, limit: number, after?: { createdAt: number; id: string }) {

@@ -5,7 +5,7 @@ import { newId } from '../lib/ids';
 import { owned } from '../lib/ownership';
 import { page } from '../lib/pagination';
 import { isoOrNull } from '../lib/time';
-import { deleteMemory, insertMemory, listMemories, memoryStatsQuery, promptMemories, updateMemory } from './queries';
+import { deleteMemory, insertMemory, listMemories, memoryStatsQuery, PROMPT_FIRST_BATCH, type PromptMemory, promptMemories, updateMemory } from './queries';
 import { memoryInput, memoryJson, type MemoryInput, type MemoryJson, memoryPatch, type MemoryPatch, parseInput, recallInput, type RecallInput } from './schemas';
 
 /**
@@ -103,16 +103,17 @@ function cutToBytes(s: string, maxBytes: number): string {
  * character fit. Reads are scoped to this user and this agent: memories span the agent's chats,
  * never its users or other agents.
  */
-export async function memoriesForPrompt(db: Db, userId: string, agentId: string, maxBytes: number): Promise<string> {
+export async function memoriesForPrompt(db: Db, userId: string, agentId: string, maxBytes: number, firstBatch?: PromptMemory[]): Promise<string> {
   const headerBytes = utf8Bytes(PROMPT_HEADER);
   if (maxBytes <= headerBytes) return '';
   let out = PROMPT_HEADER;
   let used = headerBytes;
   let any = false;
-  let batch = 32;
+  let batch = PROMPT_FIRST_BATCH;
   let after: { createdAt: number; id: string } | undefined;
   for (;;) {
-    const rows = await promptMemories(db, userId, agentId, batch, after);
+    // The first batch may have come with the run's admission statement (promptMemoriesSql).
+    const rows = after === undefined && firstBatch ? firstBatch : await promptMemories(db, userId, agentId, batch, after);
     for (const m of rows) {
       const l = line(m);
       const n = utf8Bytes(l);

@@ -2,6 +2,7 @@ import { z } from '@hono/zod-openapi';
 import { ApiError } from '../lib/errors';
 import { requiredString } from '../lib/router';
 import { isSemver, VERSION_MAX_LENGTH } from './semver';
+import { MCP_ENTRY, toolKind } from '../tools/names';
 
 export const MANIFEST_FILE = 'agent.json';
 
@@ -16,12 +17,31 @@ export const versionSchema = z
   .max(VERSION_MAX_LENGTH, { error: `Invalid version: at most ${VERSION_MAX_LENGTH} characters` })
   .refine(isSemver, { error: 'Invalid version: expected a semantic version such as 1.2.3' });
 
-export const Tool = z.object({
-  name: requiredString('tools[].name is required').max(100),
-  description: z.string().max(4000).optional(),
-  /** A JSON Schema object for the tool's arguments. */
-  parameters: z.record(z.string(), z.unknown()).optional(),
-});
+/**
+ * One `tools` entry (src/tools/names.ts): a built-in or MCP tool is `{"name", "requires_approval"?}`
+ * (a call waits for a person's approval, POST /approvals/{approval_id}/approve); any other name is
+ * a client tool, `{"name", "description"?, "parameters"?}`, whose calls the client answers.
+ */
+export const Tool = z
+  .object({
+    name: requiredString('tools[].name is required').max(100),
+    description: z.string().max(4000).optional(),
+    /** A JSON Schema object for the tool's arguments. */
+    parameters: z.record(z.string(), z.unknown()).optional(),
+    requires_approval: z.boolean({ error: 'tools[].requires_approval must be a boolean' }).optional(),
+  })
+  .superRefine((t, ctx) => {
+    const kind = toolKind(t.name);
+    if (kind === 'mcp' && !MCP_ENTRY.test(t.name)) {
+      ctx.addIssue({ code: 'custom', path: ['name'], message: `tools[].name ${JSON.stringify(t.name)}: an MCP tool is mcp:<server-slug>:<tool> (the mcp: prefix is reserved)` });
+    }
+    if (kind !== 'client' && t.parameters !== undefined) {
+      ctx.addIssue({ code: 'custom', path: ['parameters'], message: `tools[].parameters: ${t.name} is a ${kind === 'mcp' ? 'MCP' : 'built-in'} tool, whose parameters are its own` });
+    }
+    if (kind === 'client' && t.requires_approval !== undefined) {
+      ctx.addIssue({ code: 'custom', path: ['requires_approval'], message: `tools[].requires_approval: ${t.name} is a client tool (its calls are answered by the client, which decides)` });
+    }
+  });
 
 const Model = z.object(
   {

@@ -5,9 +5,9 @@ import { chatRoom, chatFailure, unwrap } from '../chats/room';
 import { CHAT_NOT_FOUND, ownChat } from '../chats/service';
 import { insertChat } from '../chats/queries';
 import type { Db } from '../db/client';
-import type { RunOutcome, StartedRun } from '../durable/chat-runs';
+import type { RunOutcome, StartedRun, StartRunInput } from '../durable/chat-runs';
 import { fail } from '../durable/protocol';
-import { admit, loadRunAgent, loadSpend, runAgentOf, type RunAgent } from '../durable/run-agent';
+import { admit, loadRunAgent, loadSpend, runAgentOf } from '../durable/run-agent';
 import { config } from '../lib/config';
 import { ApiError, notFound } from '../lib/errors';
 import { newId } from '../lib/ids';
@@ -56,7 +56,7 @@ export interface AgentChatInput {
 export async function startAgentChat(deps: DataDeps, user: AuthUser, agentId: string, input: AgentChatInput): Promise<StartedRun> {
   requireModel(deps.env);
   let chatId: string;
-  let preloaded: { agent: RunAgent; workspaceId: string };
+  let preloaded: NonNullable<StartRunInput['preloaded']>;
   if (input.sessionId !== undefined) {
     // One D1 read for the chat, the agent and the membership (on the way to the first token); the
     // object trusts it rather than reading again.
@@ -70,7 +70,7 @@ export async function startAgentChat(deps: DataDeps, user: AuthUser, agentId: st
     const refusal = admit(config(deps.env).cost, loaded.agent, loaded.spend);
     if (refusal) throw chatFailure(refusal);
     chatId = input.sessionId;
-    preloaded = { agent: loaded.agent, workspaceId: loaded.chat.workspaceId };
+    preloaded = { agent: loaded.agent, workspaceId: loaded.chat.workspaceId, memories: loaded.memories };
   } else {
     // The agent and the user's spend, read side by side (admission needs both before any chat is made).
     const [agent, spend] = await Promise.all([ownAgent(deps.db, user.id, agentId), loadSpend(deps.db, user.id)]);
@@ -133,6 +133,7 @@ export const answerJson = (o: RunOutcome) => ({
   required_action: o.required_action
     ? { tool_calls: o.required_action.tool_calls.map((c) => ({ call_id: c.call_id, name: c.name, arguments: jsonOrText(c.arguments) })) }
     : null,
+  pending_approvals: o.pending_approvals?.map((c) => ({ ...c, arguments: jsonOrText(c.arguments) })) ?? null,
 });
 
 

@@ -47,17 +47,24 @@ const Answer = z
     timestamp: z.string().nullable(),
     metadata: Metadata,
     run_id: z.string(),
-    status: z.enum(['completed', 'cancelled', 'requires_action']).openapi({ description: '`requires_action`: the run waits for your client tools\' outputs (`required_action`); answer them with POST /runs/{run_id}/tool-outputs' }),
+    status: z.enum(['completed', 'cancelled', 'requires_action', 'waiting_approval']).openapi({
+      description:
+        "`requires_action`: the run waits for your client tools' outputs (`required_action`); answer them with POST /runs/{run_id}/tool-outputs. `waiting_approval`: it waits for your decisions on `pending_approvals` (POST /approvals/{approval_id}/approve or /reject), then goes on by itself (follow it with GET /runs/{run_id}/events)",
+    }),
     required_action: z
       .object({ tool_calls: z.array(z.object({ call_id: z.string(), name: z.string(), arguments: z.unknown() })) })
       .nullable(),
+    pending_approvals: z
+      .array(z.object({ approval_id: z.string(), call_id: z.string(), name: z.string(), arguments: z.unknown() }))
+      .nullable()
+      .openapi({ description: '`waiting_approval`: the tool calls held for your approval (tools marked `requires_approval`)' }),
     tasks: z.array(z.record(z.string(), z.unknown())).openapi({ description: 'The tasks this turn created or changed through its tools (Behflow), each as GET /tasks/{task_id} shows it' }),
   })
   .openapi('AgentChatAnswer');
 
 const sse = (description: string) => ({ description, content: { 'text/event-stream': { schema: z.string() } } });
 const EVENTS =
-  'Each event is `id: <n>` and `data: <JSON>`: `{"type":"start","session_id","run_id","agent_id"}` (id 0), `{"type":"token","content"}` (id: the reply\'s length so far), then `{"type":"end","run_id","status","message_id","metadata"}` (`metadata` as in the JSON answer, `cost` included) or `{"type":"error","run_id","code","msg"}`; a comment line (`: keep-alive`) after SSE_KEEPALIVE_MS without an event.';
+  'Each event is `id: <n>` and `data: <JSON>`: `{"type":"start","session_id","run_id","agent_id"}` (id 0), `{"type":"token","content"}` (id: the reply\'s length so far), tool rounds as `run.tool_call`, `run.tool_result` and `run.approval_required` (as the socket frames), then `{"type":"end","run_id","status","message_id","metadata"}` (`metadata` as in the JSON answer, `cost` included) or `{"type":"error","run_id","code","msg"}`, or, when the run waits, `{"type":"requires_action","run_id","tool_calls"}` or `{"type":"waiting_approval","run_id","approvals"}`; a comment line (`: keep-alive`) after SSE_KEEPALIVE_MS without an event.';
 
 export const agentChatRoutes = createRouter()
   .openapi(

@@ -53,8 +53,8 @@ export const upsertRunStatement = (db: Db, row: NewRun) =>
     .onConflictDoUpdate({
       target: runs.id,
       set: fromExcluded,
-      // Unfinished: live, or waiting on a client's tool outputs (it resumes to running).
-      setWhere: sql`${runs.status} IN ('queued', 'running', 'requires_action') AND excluded."updated_at" >= ${runs.updatedAt}`,
+      // Unfinished: live, or waiting on a client's tool outputs or an approval (it resumes to running).
+      setWhere: sql`${runs.status} IN ('queued', 'running', 'requires_action', 'waiting_approval') AND excluded."updated_at" >= ${runs.updatedAt}`,
     });
 
 /**
@@ -168,3 +168,11 @@ export const toolCallsOf = (db: Db, userId: string, runId: string) =>
     .from(runToolCalls)
     .where(and(eq(runToolCalls.runId, runId), eq(runToolCalls.userId, userId)))
     .orderBy(runToolCalls.step, runToolCalls.createdAt);
+
+/** A run's sub-runs (ask_agent), oldest first: through runs_parent_idx. */
+export const subRunsOf = (db: Db, userId: string, runId: string) =>
+  db
+    .select()
+    .from(runs)
+    .where(and(eq(runs.parentRunId, runId), eq(runs.userId, userId)))
+    .orderBy(runs.createdAt, runs.id);

@@ -2,7 +2,7 @@ import { z } from '@hono/zod-openapi';
 import { nextCursorSchema } from '../lib/pagination';
 import { createRouter, defineRoute, errorResponse, okJson } from '../lib/router';
 import { listRunsQuery, Run, runJson, runParams, RunWithCalls, STATUS_ERROR, toolCallJson } from './schemas';
-import { toolCallsOf } from './queries';
+import { subRunsOf, toolCallsOf } from './queries';
 import { listRuns, ownRun, RUN_NOT_FOUND } from './service';
 
 export const runRoutes = createRouter()
@@ -35,14 +35,14 @@ export const runRoutes = createRouter()
       summary: 'One run: its status, model, usage, error and timings',
       operationId: 'getRun',
       description:
-        'One of your runs: `status` (`queued` and `running` are live), the model it ran on, the tokens it used, why it failed (`error.code`, one of docs/errors.md\'s run codes), and its timings (`time_to_first_token_ms`, `duration_ms`). Another user\'s or an unknown run is 404 `Run not found`.',
+        'One of your runs: `status` (`queued` and `running` are live), the model it ran on, the tokens it used, why it failed (`error.code`, one of docs/errors.md\'s run codes), its timings (`time_to_first_token_ms`, `duration_ms`), its tool calls (`tool_calls`, with the approval that held any) and the sub-runs its `ask_agent` calls started (`sub_runs`). Another user\'s or an unknown run is 404 `Run not found`.',
       request: { params: runParams },
       responses: { 200: okJson(RunWithCalls), 404: errorResponse(RUN_NOT_FOUND) },
     }),
     async (c) => {
       const userId = c.get('user').id;
       const run = await ownRun(c.get('db'), userId, c.req.valid('param').run_id);
-      const calls = await toolCallsOf(c.get('db'), userId, run.id);
-      return c.json({ run: { ...runJson(run), tool_calls: calls.map(toolCallJson) } }, 200);
+      const [calls, subRuns] = await Promise.all([toolCallsOf(c.get('db'), userId, run.id), subRunsOf(c.get('db'), userId, run.id)]);
+      return c.json({ run: { ...runJson(run), tool_calls: calls.map(toolCallJson), sub_runs: subRuns.map(runJson) } }, 200);
     },
   );

@@ -32,9 +32,10 @@ const ToolCall = z.object({
   name: z.string(),
   kind: z.enum(['builtin', 'mcp', 'client']),
   arguments: z.unknown(),
-  status: z.string(),
+  status: z.string().openapi({ description: '`completed`, `failed`, or `refused` (a person rejected it, or its approval expired)' }),
   output: z.unknown().nullable(),
   error: z.string().nullable(),
+  approval_id: z.string().nullable().openapi({ description: 'The approval that held it (a tool marked `requires_approval`)' }),
   created_at: z.string(),
   finished_at: z.string().nullable(),
 });
@@ -51,6 +52,7 @@ export const toolCallJson = (c: ToolCallRow) => ({
   status: c.status,
   output: parsed(c.output),
   error: c.error,
+  approval_id: c.approvalId,
   created_at: iso(c.createdAt),
   finished_at: isoOrNull(c.finishedAt),
 });
@@ -62,6 +64,8 @@ const RUN_EXAMPLE = {
       workspace_id: '0198f3a2-6b00-7a1b-8c2d-3e4f5a6b7c8d',
       status: 'completed',
       trigger: 'message',
+      parent_run_id: null,
+      depth: 0,
       reply_to_seq: 12,
       reply_message_id: '0198f3a2-9c20-7e4f-8a5b-6c7d8e9f0a1b',
       model: { provider: 'openai-compatible', name: 'gpt-4o-mini' },
@@ -82,8 +86,10 @@ export const Run = z
     agent_id: z.string(),
     chat_id: z.string(),
     workspace_id: z.string(),
-    status: z.enum(RUN_STATUSES).openapi({ description: '`queued` and `running` are live; `completed`, `failed` and `cancelled` are final' }),
-    trigger: z.enum(RUN_TRIGGERS).openapi({ description: '`http`: POST /agents/{agent_id}/chat; `message`: a message in the chat; `code`: a process or workflow' }),
+    status: z.enum(RUN_STATUSES).openapi({ description: '`queued` and `running` are live; `requires_action` waits for your client tools\' outputs, `waiting_approval` for your approvals; `completed`, `failed` and `cancelled` are final' }),
+    trigger: z.enum(RUN_TRIGGERS).openapi({ description: '`http`: POST /agents/{agent_id}/chat; `message`: a message in the chat; `code`: a process or workflow; `agent`: another agent\'s `ask_agent` call' }),
+    parent_run_id: z.string().nullable().openapi({ description: 'A sub-run (`trigger` `agent`): the run whose `ask_agent` call it answers' }),
+    depth: z.number().int().openapi({ description: 'How deep in delegation: 0 for a run of its own, 1 for its sub-runs, ... (at most AGENT_MAX_DEPTH)' }),
     reply_to_seq: z.number().int().nullable().openapi({ description: 'The `seq` of the chat message it answers' }),
     reply_message_id: z.string().nullable().openapi({ description: 'The agent\'s stored reply, once there is one' }),
     model: z.object({ provider: z.string(), name: z.string() }),
@@ -130,6 +136,8 @@ export const runJson = (r: RunRow): z.infer<typeof Run> => ({
   workspace_id: r.workspaceId,
   status: r.status,
   trigger: r.trigger,
+  parent_run_id: r.parentRunId,
+  depth: r.depth,
   reply_to_seq: r.replyToSeq,
   reply_message_id: r.replyMessageId,
   model: { provider: r.provider, name: r.model },
@@ -144,18 +152,22 @@ export const runJson = (r: RunRow): z.infer<typeof Run> => ({
   timings: { time_to_first_token_ms: between(r.startedAt, r.firstTokenAt), duration_ms: between(r.startedAt, r.finishedAt) },
 });
 
-/** GET /runs/{run_id}: the run and its tool calls. */
+/** GET /runs/{run_id}: the run, its tool calls and its sub-runs. */
 export const RunWithCalls = z.object({
-  run: Run.extend({ tool_calls: z.array(ToolCall) }).openapi({
+  run: Run.extend({
+    tool_calls: z.array(ToolCall),
+    sub_runs: z.array(Run).openapi({ description: 'The runs its `ask_agent` calls started (each with `parent_run_id` this run), oldest first' }),
+  }).openapi({
     example: {
       ...RUN_EXAMPLE,
       tool_calls: [
         {
           call_id: 'call_8f2e', step: 1, name: 'create_task', kind: 'builtin', arguments: { title: 'Review the docs' }, status: 'completed',
           output: { task: { task_id: '0198f3a4-3c4d-7e5f-8a6b-7c8d9e0f1a2b', title: 'Review the docs' } }, error: null,
-          created_at: '2027-03-01T09:30:00.900Z', finished_at: '2027-03-01T09:30:00.950Z',
+          approval_id: null, created_at: '2027-03-01T09:30:00.900Z', finished_at: '2027-03-01T09:30:00.950Z',
         },
       ],
+      sub_runs: [],
     },
   }),
 });

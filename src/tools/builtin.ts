@@ -5,6 +5,9 @@ import { memoryInput, recallInput } from '../memories/schemas';
 import { recallMemories, rememberMemory } from '../memories/service';
 import { createTaskBody, prioritySchema, statusSchema, taskJson, updateTaskBody } from '../tasks/schemas';
 import { createTask, listTasks, patchTask } from '../tasks/service';
+import type { BuiltinName } from './names';
+
+export { type BuiltinName, isBuiltin } from './names';
 
 /**
  * The built-in tools an agent may be given (its `tools` entry `{"name": "<one of these>"}`). Each
@@ -20,6 +23,8 @@ export interface ToolContext {
   userId: string;
   agentId: string;
   workspaceId: string;
+  /** Delegation (`ask_agent`): the run engine runs the sub-run (src/durable/chat-runs.ts). */
+  askAgent(args: AskAgentArgs): Promise<ToolResult>;
 }
 
 export type ToolResult = { ok: true; output: unknown; task?: ReturnType<typeof taskJson> } | { ok: false; error: string };
@@ -40,6 +45,14 @@ const listTasksArgs = z
   })
   .strict();
 const updateTaskArgs = updateTaskBody.extend({ task_id: z.string({ error: 'task_id must be a string' }).min(1).max(64) }).strict();
+
+const askAgentArgs = z
+  .object({
+    agent_id: z.string({ error: 'agent_id must be a string' }).min(1).max(64),
+    question: z.string({ error: 'question must be a string' }).min(1).max(8000),
+  })
+  .strict();
+export type AskAgentArgs = z.output<typeof askAgentArgs>;
 
 const builtins = {
   create_task: {
@@ -83,11 +96,13 @@ const builtins = {
       return { ok: true, output: { memories: await recallMemories(ctx.db, ctx.userId, ctx.agentId, args) } };
     },
   },
-} satisfies Record<string, Builtin>;
-
-export type BuiltinName = keyof typeof builtins;
-export const BUILTIN_TOOLS = Object.keys(builtins) as BuiltinName[];
-export const isBuiltin = (name: string): name is BuiltinName => Object.hasOwn(builtins, name);
+  ask_agent: {
+    description:
+      "Ask another agent of this chat's workspace (agent_id) a question; answers its reply. Use it to hand a sub-question to an agent that knows more.",
+    schema: askAgentArgs,
+    run: (ctx, args: AskAgentArgs) => ctx.askAgent(args),
+  },
+} satisfies Record<BuiltinName, Builtin>;
 
 const schemas = new Map<string, Record<string, unknown>>();
 /** The tool as the model sees it: its JSON Schema is generated from the same zod schema that checks its arguments. */

@@ -1,0 +1,1 @@
+CREATE INDEX `runs_parent_idx` ON `runs` (`parent_run_id`) WHERE "runs"."parent_run_id" IS NOT NULL;
