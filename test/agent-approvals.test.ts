@@ -168,6 +168,28 @@ describe('tools that require approval', () => {
   });
 });
 
+describe('an MCP tool that requires approval', () => {
+  it("waits like a built-in; approved, it is called on the owner's server; the stored call carries the mcp: entry", async () => {
+    const { user, workspaceId, chatId } = await chatOwner('approvalmcp');
+    const slug = `calc-${Math.random().toString(36).slice(2, 8)}`;
+    const reg = await call('POST', '/mcp-servers', { token: user.token, body: { name: 'Calc', slug, config: { url: `${env.MCP_SERVER_URL}/mcp` } } });
+    expect(reg.status, reg.text).toBe(201);
+    expect((await call('POST', `/mcp-servers/${reg.json.server.server_id}/start`, { token: user.token })).status).toBe(200);
+    const agentId = await agentOf(user, workspaceId, { tools: [{ name: `mcp:${slug}:add`, requires_approval: true }] });
+    const res = await call('POST', `/agents/${agentId}/chat`, {
+      token: user.token,
+      body: { session_id: chatId, message: steps(toolCall(`mcp__${slug}__add`, { a: 2, b: 40 }), { reply: 'Sum: {{tool}}' }) },
+    });
+    expect(res.json.status).toBe('waiting_approval');
+    expect(res.json.pending_approvals).toMatchObject([{ name: `mcp:${slug}:add`, arguments: { a: 2, b: 40 } }]);
+    expect((await decide(user, res.json.pending_approvals[0].approval_id, 'approve')).status).toBe(200);
+    const run = await runUntil(user, res.json.run_id, ['completed']);
+    expect(run.tool_calls).toMatchObject([{ name: `mcp:${slug}:add`, kind: 'mcp', status: 'completed', output: '42' }]);
+    const history = await call('GET', `/chat/messages?chat_id=${chatId}`, { token: user.token });
+    expect(history.json.messages.at(-1).content).toBe('Sum: "42"');
+  });
+});
+
 describe('tools entries', () => {
   it('requires_approval is for built-in and MCP tools; mcp: names are mcp:<slug>:<tool>; a built-in\'s parameters are its own', async () => {
     const { user } = await chatOwner('toolentries');
