@@ -143,6 +143,31 @@ describe('a message frame to an agent with tools', () => {
   });
 });
 
+describe('the history shows tool rounds', () => {
+  it('an agent reply carries the calls and results of the run that wrote it; other messages none', async () => {
+    const { user, workspaceId, chatId } = await chatOwner('toolshist');
+    const agentId = await agentOf(user, workspaceId, { tools: [{ name: 'create_task' }] });
+    const plain = await call('POST', `/agents/${agentId}/chat`, { token: user.token, body: { session_id: chatId, message: 'hello' } });
+    const res = await call('POST', `/agents/${agentId}/chat`, {
+      token: user.token,
+      body: { session_id: chatId, message: steps(toolCall('create_task', { title: 'From history' }), toolCall('create_task', { title: 7 }), { reply: 'Done' }) },
+    });
+    expect(res.status, res.text).toBe(200);
+    const history = await call('GET', `/agents/${agentId}/chat/history?session_id=${chatId}`, { token: user.token });
+    expect(history.status, history.text).toBe(200);
+    const [reply, asked, plainReply, hello] = history.json.messages;
+    expect(reply).toMatchObject({ role: 'agent', content: 'Done', run_id: res.json.run_id });
+    expect(reply.tool_calls).toMatchObject([
+      { name: 'create_task', kind: 'builtin', arguments: { title: 'From history' }, status: 'completed', error: null },
+      { name: 'create_task', arguments: { title: 7 }, status: 'failed', output: null },
+    ]);
+    expect(reply.tool_calls[0].output.task.title).toBe('From history');
+    expect(reply.tool_calls[1].error).toContain('Invalid arguments');
+    for (const m of [asked, plainReply, hello]) expect(m).toMatchObject({ run_id: null, tool_calls: [] });
+    expect(plainReply.message_id).toBe(plain.json.id);
+  });
+});
+
 describe('MCP tools', () => {
   it("mcp:<slug>:<tool> entries are resolved against the owner's running servers and called through them", async () => {
     const { env } = await import('cloudflare:workers');

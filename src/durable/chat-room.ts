@@ -286,13 +286,17 @@ export class ChatRoom extends DurableObject<Env> {
     return { ok: true, messages, lastSeq: this.messages.lastSeq() };
   }
 
-  /** Messages before seq `before` (exclusive; null: from the newest), newest first. */
-  async historyBefore(before: number | null, limit: number): Promise<Result<{ messages: ChatMessage[] }>> {
+  /**
+   * Messages before seq `before` (exclusive; null: from the newest), newest first, with the tool
+   * rounds behind the agent replies among them (`toolRounds`: JSON text, chat-runs.ts `toolRoundsOf`).
+   */
+  async historyBefore(before: number | null, limit: number): Promise<Result<{ messages: ChatMessage[]; toolRounds: string }>> {
     const r = this.ready();
     if (!r.ok) return r;
     const chatId = this.chatId();
     const messages = store.messagesBefore(this.sql, before, limit).map((m) => store.messageJson(chatId, m));
-    return { ok: true, messages };
+    const replies = messages.filter((m) => m.role === 'agent').map((m) => m.message_id);
+    return { ok: true, messages, toolRounds: replies.length ? this.runs.toolRoundsOf(replies) : '{}' };
   }
 
   /**

@@ -1426,6 +1426,33 @@ export class Runs {
     };
   }
 
+  /**
+   * The tool rounds behind agent replies (for a conversation's history): for each of `messageIds`
+   * that is a run's reply, the run and its calls in order, as JSON text (it crosses RPC).
+   */
+  toolRoundsOf(messageIds: string[]): string {
+    const rows = this.host.sql
+      .exec<ToolCallStored & { reply_message_id: string }>(
+        `SELECT r.reply_message_id, c.* FROM runs r JOIN run_tool_calls c ON c.run_id = r.run_id
+         WHERE r.reply_message_id IN (SELECT value FROM json_each(?)) ORDER BY c.step, c.created_at`,
+        JSON.stringify(messageIds),
+      )
+      .toArray();
+    const out: Record<string, { run_id: string; tool_calls: Json[] }> = {};
+    for (const c of rows) {
+      (out[c.reply_message_id] ??= { run_id: c.run_id, tool_calls: [] }).tool_calls.push({
+        call_id: c.call_id,
+        name: c.name,
+        kind: c.kind,
+        arguments: jsonOrText<Json>(c.arguments),
+        status: c.status,
+        output: c.output === null ? null : jsonOrText<Json>(c.output),
+        error: c.error,
+      });
+    }
+    return JSON.stringify(out);
+  }
+
   /** The tasks a run's create_task and update_task calls answered, one per task (its last state), in call order. */
   private tasksOf(runId: string): { [key: string]: Json }[] {
     const byId = new Map<string, { [key: string]: Json }>();

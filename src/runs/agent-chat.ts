@@ -16,6 +16,7 @@ import type { AuthUser, DataDeps } from '../lib/types';
 import { insertWorkspaceIfAbsent } from '../workspaces/queries';
 import { ownWorkspace } from '../workspaces/service';
 import { ownRun } from './service';
+import type { HistoryToolCall } from './schemas';
 
 /**
  * Talking to an agent over HTTP (AgentArea's `POST /agents/{agent_id}/chat`): the conversation
@@ -174,6 +175,8 @@ export async function agentChatHistory(deps: DataDeps, userId: string, agentId: 
   await ownAgent(deps.db, userId, agentId);
   const chat = await ownChat(deps.db, userId, q.sessionId);
   const h = unwrap(await chatRoom(deps.env, chat.id).historyBefore(q.before ?? null, q.limit + 1));
-  const messages = h.messages.slice(0, q.limit);
+  const rounds = JSON.parse(h.toolRounds) as Record<string, { run_id: string; tool_calls: HistoryToolCall[] }>;
+  // An agent reply shows the tool rounds of the run that wrote it.
+  const messages = h.messages.slice(0, q.limit).map((m) => ({ ...m, run_id: rounds[m.message_id]?.run_id ?? null, tool_calls: rounds[m.message_id]?.tool_calls ?? [] }));
   return { messages, next_before: h.messages.length > q.limit ? messages[messages.length - 1].seq : null };
 }

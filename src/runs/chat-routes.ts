@@ -2,6 +2,7 @@ import { z } from '@hono/zod-openapi';
 import { agentParams } from '../agents/schemas';
 import { AGENT_NOT_FOUND } from '../agents/service';
 import { ChatMessage } from '../chats/schemas';
+import { HistoryToolCall } from './schemas';
 import { CHAT_NOT_FOUND } from '../chats/service';
 import { createRouter, defineRoute, depsOf, errorResponse, jsonRequest, okJson, requiredString } from '../lib/router';
 import { WORKSPACE_NOT_FOUND } from '../workspaces/service';
@@ -115,7 +116,7 @@ export const agentChatRoutes = createRouter()
       summary: 'The messages of a conversation with an agent, newest first',
       operationId: 'agentChatHistory',
       description:
-        'The messages of the chat `session_id` (yours; every role, every sender), newest first, `limit` at a time (1-100, default 50); `before` is an exclusive `seq` (pass `next_before` for the next page, null at the oldest). 404 `Agent not found` or `Chat not found`.',
+        'The messages of the chat `session_id` (yours; every role, every sender), newest first; an agent reply carries the tool calls (and results) of the run that wrote it (`run_id`, `tool_calls`); `limit` at a time (1-100, default 50); `before` is an exclusive `seq` (pass `next_before` for the next page, null at the oldest). 404 `Agent not found` or `Chat not found`.',
       request: {
         params: agentParams,
         query: z.object({
@@ -134,7 +135,19 @@ export const agentChatRoutes = createRouter()
         }),
       },
       responses: {
-        200: okJson(z.object({ messages: z.array(ChatMessage), next_before: z.number().int().nullable() })),
+        200: okJson(
+          z.object({
+            messages: z.array(
+              ChatMessage.extend({
+                run_id: z.string().nullable().openapi({ description: "An agent reply with tool calls: the run that wrote it" }),
+                tool_calls: z
+                  .array(HistoryToolCall)
+                  .openapi({ description: 'The tool calls of the run that wrote this reply, in order, with their results (empty for other messages)' }),
+              }),
+            ),
+            next_before: z.number().int().nullable(),
+          }),
+        ),
         400: errorResponse('Missing session_id parameter', 'limit must be an integer between 1 and 100', 'before must be a positive integer'),
         404: errorResponse(AGENT_NOT_FOUND, CHAT_NOT_FOUND),
       },

@@ -40,6 +40,10 @@ const ToolCall = z.object({
   finished_at: z.string().nullable(),
 });
 
+/** A tool call as a conversation's history shows it beside the reply it led to. */
+export const HistoryToolCall = ToolCall.pick({ call_id: true, name: true, kind: true, arguments: true, status: true, output: true, error: true });
+export type HistoryToolCall = z.infer<typeof HistoryToolCall>;
+
 const parsed = (text: string | null) => (text === null ? null : jsonOrText(text));
 
 /** A tool call as GET /runs/{run_id} lists it. */
