@@ -50,7 +50,7 @@ test('under wrangler dev: register, start (tools with an outputSchema), stop, re
   assert.equal(started.status, 200, `${started.text}\n${worker.log()}`);
   assert.equal(started.json.server.status, 'running');
   const tools = Object.fromEntries(started.json.server.tools.map((t) => [t.name, t]));
-  assert.deepEqual(Object.keys(tools).sort(), ['add', 'echo', 'fail']);
+  assert.deepEqual(Object.keys(tools).sort(), ['add', 'echo', 'fail', 'sleep']);
   assert.deepEqual(tools.add.output_schema.properties, { sum: { type: 'number' } });
   assert.ok(started.json.server.capabilities.tools);
 

@@ -190,6 +190,50 @@ describe('an MCP tool that requires approval', () => {
   });
 });
 
+describe('answers that come while the step still runs', () => {
+  /** A chat whose agent has a held create_task, a client tool and an MCP server's slow tool. */
+  async function slowStep(prefix: string) {
+    const { user, workspaceId, chatId } = await chatOwner(prefix);
+    const slug = `slow-${Math.random().toString(36).slice(2, 8)}`;
+    const reg = await call('POST', '/mcp-servers', { token: user.token, body: { name: 'Slow', slug, config: { url: `${env.MCP_SERVER_URL}/mcp` } } });
+    expect((await call('POST', `/mcp-servers/${reg.json.server.server_id}/start`, { token: user.token })).status).toBe(200);
+    const agentId = await agentOf(user, workspaceId, { tools: [{ name: 'create_task', requires_approval: true }, { name: 'ask_user' }, { name: `mcp:${slug}:sleep` }] });
+    return { user, chatId, agentId, sleep: { name: `mcp__${slug}__sleep`, arguments: { ms: 600 } } };
+  }
+
+  it('an approval decided before the step ends: the run goes on instead of waiting for it', async () => {
+    const { user, chatId, agentId, sleep } = await slowStep('approvalquick');
+    const { client } = await connect(user, chatId);
+    const step = { tool_calls: [{ name: 'create_task', arguments: { title: 'Quick' } }, sleep] };
+    const answer = call('POST', `/agents/${agentId}/chat`, { token: user.token, body: { session_id: chatId, message: steps(step, { reply: 'Done' }) } });
+    let required: any;
+    for (let f = await client.next(); !required; f = await client.next()) if (f.type === 'run.approval_required') required = f;
+    // The slow tool is still running: approve now.
+    expect((await decide(user, required.approval_id, 'approve')).status).toBe(200);
+    const res = await answer;
+    expect(res.json).toMatchObject({ status: 'completed', message: 'Done' });
+    const run = await runUntil(user, res.json.run_id, ['completed']);
+    expect(run.tool_calls.map((c: any) => [c.kind, c.status]).sort()).toEqual([['builtin', 'completed'], ['mcp', 'completed']]);
+    expect(await taskTitles(user)).toEqual(['Quick']);
+  });
+
+  it("a client tool's output sent before the step ends is taken; the run does not pause for it", async () => {
+    const { user, chatId, agentId, sleep } = await slowStep('clientquick');
+    const { client } = await connect(user, chatId);
+    const step = { tool_calls: [{ name: 'ask_user', arguments: {} }, sleep] };
+    const answer = call('POST', `/agents/${agentId}/chat`, { token: user.token, body: { session_id: chatId, message: steps(step, { reply: 'You said {{tool}}' }) } });
+    let asked: any;
+    for (let f = await client.next(); !asked; f = await client.next()) if (f.type === 'run.tool_call' && f.kind === 'client') asked = f;
+    const early = await call('POST', `/runs/${asked.run_id}/tool-outputs`, { token: user.token, body: { tool_outputs: [{ call_id: asked.call_id, output: 'yes' }] } });
+    expect(early.status, early.text).toBe(200);
+    const res = await answer;
+    expect(res.json.status).toBe('completed');
+    const run = await runUntil(user, res.json.run_id, ['completed']);
+    expect(run.tool_calls.map((c: any) => c.status)).toEqual(['completed', 'completed']);
+    expect(run.tool_calls.find((c: any) => c.kind === 'client').output).toBe('yes');
+  });
+});
+
 describe('tools entries', () => {
   it('requires_approval is for built-in and MCP tools; mcp: names are mcp:<slug>:<tool>; a built-in\'s parameters are its own', async () => {
     const { user } = await chatOwner('toolentries');

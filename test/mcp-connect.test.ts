@@ -35,7 +35,7 @@ describe('start, stop, restart', () => {
     expect(res.json.server.last_error).toBeNull();
     expect(res.json.server.capabilities).toHaveProperty('tools');
     const tools = res.json.server.tools as any[];
-    expect(tools.map((t) => t.name).sort()).toEqual(['add', 'echo', 'fail']);
+    expect(tools.map((t) => t.name).sort()).toEqual(['add', 'echo', 'fail', 'sleep']);
     const add = tools.find((t) => t.name === 'add');
     expect(add).toMatchObject({ description: 'Adds two numbers', input_schema: { type: 'object', required: ['a', 'b'] }, output_schema: { type: 'object', properties: { sum: { type: 'number' } } } });
     expect(tools.find((t) => t.name === 'echo').input_schema.properties.text).toEqual({ type: 'string' });
@@ -43,7 +43,7 @@ describe('start, stop, restart', () => {
     const got = await call('GET', `/mcp-servers/${server.server_id}`, { token: user.token });
     expect(got.json.server).toEqual(res.json.server);
     expect((await logs(server.server_id))[0]).toMatchObject({ kind: 'connected' });
-    expect((await logs(server.server_id))[0].message).toMatch(/^started: agentedge-test-mcp 1\.0\.0, 3 tools$/);
+    expect((await logs(server.server_id))[0].message).toMatch(/^started: agentedge-test-mcp 1\.0\.0, 4 tools$/);
 
     const stopped = await call('POST', `/mcp-servers/${server.server_id}/stop`, { token: user.token });
     expect(stopped.status).toBe(200);
@@ -53,7 +53,7 @@ describe('start, stop, restart', () => {
     const restarted = await call('POST', `/mcp-servers/${server.server_id}/restart`, { token: user.token });
     expect(restarted.status).toBe(200);
     expect(restarted.json.server.status).toBe('running');
-    expect(restarted.json.server.tools).toHaveLength(3);
+    expect(restarted.json.server.tools).toHaveLength(4);
     const entries = await logs(server.server_id);
     expect(entries.map((e) => e.kind)).toEqual(['connected', 'stopped', 'connected']);
     expect(entries[0].message).toMatch(/^restarted:/);
@@ -189,7 +189,7 @@ describe('for the run engine: mcpToolsFor and callMcpTool', () => {
     const listed = await mcpToolsFor(getDb(env), owner.userId, ['tools', 'idle', 'unknown']);
     expect(listed).toHaveLength(1);
     expect(listed[0]).toMatchObject({ slug: 'tools', server_id: running.server_id });
-    expect(listed[0].tools.map((t) => t.name).sort()).toEqual(['add', 'echo', 'fail']);
+    expect(listed[0].tools.map((t) => t.name).sort()).toEqual(['add', 'echo', 'fail', 'sleep']);
     expect(await mcpToolsFor(getDb(env), user.userId, ['tools'])).toEqual([]);
 
     expect(await callMcpTool(deps(), owner.userId, 'tools', 'echo', { text: 'hello there' })).toEqual({ ok: true, output: 'hello there' });

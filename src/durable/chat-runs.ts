@@ -608,7 +608,7 @@ export class Runs {
    * one reply. A step whose calls wait (a client tool's output, a person's approval) pauses the
    * run, which resumes here from storage once they are answered.
    */
-  private async execute(live: LiveRun, row: RunRow) {
+  private async execute(live: LiveRun, row: RunRow): Promise<void> {
     const cfg = this.host.cfg();
     const base = row.question === null ? this.context(live, row.context_seq ?? this.host.messages.lastSeq()) : this.questionContext(live, row.question);
     // The agent's memories of the user span chats (the one exception to "this chat only"), within MEMORY_PROMPT_MAX_BYTES.
@@ -646,7 +646,12 @@ export class Runs {
         if (content === null) waits = true;
         else rounds.push({ role: 'tool', callId: call.id, name: call.name, content });
       }
-      if (waits && !live.controller.signal.aborted) return this.pause(live);
+      if (waits && !live.controller.signal.aborted) {
+        if (this.waits(live.id).until !== null) return this.pause(live);
+        // Every wait was answered while the step's other calls ran (a quick approval or client):
+        // go on from storage, as a resumed run would (approved calls first).
+        return this.execute(live, this.row(live.id)!);
+      }
     }
     const reason = live.controller.signal.reason as AbortReason;
     if (reason === 'timeout') return this.finish(live, { status: 'failed', finish: 'error', error: fail('run_timeout', `The run took longer than LLM_MAX_RUN_MS (${cfg.llm.maxRunMs} ms)`) });
@@ -848,14 +853,21 @@ export class Runs {
     const { sql } = this.host;
     const row = this.row(runId);
     if (!row) return fail('run_not_found');
-    if (row.status !== 'requires_action') return fail('run_not_waiting');
+    // `running`: a client that answers a call while the step's other calls still run; the run
+    // finds the output when the step ends.
+    if (row.status !== 'requires_action' && row.status !== 'running') return fail('run_not_waiting');
     const pending = new Set(this.waits(runId).clients.map((c) => c.call_id));
+    if (row.status === 'running' && pending.size === 0) return fail('run_not_waiting');
     const unknown = outputs.find((o) => !pending.has(o.call_id));
     if (unknown) return fail('tool_call_not_found', `The run is not waiting on a call ${JSON.stringify(unknown.call_id)}`);
     const now = Date.now();
     for (const o of outputs) {
       sql.exec("UPDATE run_tool_calls SET status = 'completed', output = ?, finished_at = ? WHERE run_id = ? AND call_id = ?", JSON.stringify(o.output), now, runId, o.call_id);
       this.sendFrame({ type: 'run.tool_result', run_id: runId, call_id: o.call_id, output: o.output }, false);
+    }
+    if (row.status === 'running') {
+      const stream_ = stream ? this.listen(runId, String(this.live.get(runId)?.text.length ?? row.text.length)) : undefined;
+      return { ok: true, run: { ...this.started(row, false), stream: stream_ }, waiting: this.waits(runId).clients.map((c) => c.call_id) };
     }
     return this.resumeIfAnswered(runId, stream);
   }

@@ -38,6 +38,14 @@ function mcpServer() {
     },
     async ({ a, b }) => ({ content: [{ type: 'text', text: String(a + b) }], structuredContent: { sum: a + b } }),
   );
+  server.registerTool(
+    'sleep',
+    { description: 'Answers after ms milliseconds', inputSchema: { ms: z.number() } },
+    async ({ ms }) => {
+      await new Promise((r) => setTimeout(r, ms));
+      return { content: [{ type: 'text', text: `slept ${ms}` }] };
+    },
+  );
   server.registerTool('fail', { description: 'Always fails' }, async () => ({
     content: [{ type: 'text', text: 'this tool always fails' }],
     isError: true,
