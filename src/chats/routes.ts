@@ -12,7 +12,7 @@ import {
   afterSeqError, AGENT_ID_ERROR, Chat, chatAgentBody, chatErrors, chatJson, ChatMessage, chatQuery, Issued, queryParam as q, TITLE_MAX,
 } from './schemas';
 import {
-  AGENT_NOT_IN_WORKSPACE, authorize, CHAT_NOT_FOUND, chatHistory, createChat, listChatsOf, openSocket, ownedChat, removeChat, setDefaultAgent,
+  AGENT_NOT_IN_WORKSPACE, authorize, CHAT_NOT_FOUND, chatHistory, createChat, listChatsOf, openSocket, openSocketIo, ownedChat, removeChat, setDefaultAgent,
 } from './service';
 
 const chatList = okJson(z.object({ chats: z.array(Chat), next_cursor: nextCursorSchema }));
@@ -259,3 +259,16 @@ export const chatRoutes = createRouter()
       return openSocket(depsOf(c), { chatId: chat_id, connectionString: connection_string, request: c.req.raw });
     },
   );
+
+/**
+ * Socket.IO (Engine.IO v4 polling and WebSocket) for clients written against the upstream
+ * system (README "Socket.IO"). Not in the OpenAPI document: it is a wire protocol, not an HTTP
+ * API (its answers are Engine.IO payloads; a refused connection string is a Socket.IO CONNECT_ERROR).
+ */
+chatRoutes.on(['GET', 'POST'], '/socket.io/', (c) =>
+  openSocketIo(depsOf(c), c.req.raw, () => {
+    const query = chatQuery.safeParse({ chat_id: c.req.query('chat_id') });
+    if (!query.success) throw new ApiError(400, 'validation_error', query.error.issues[0].message);
+    return query.data.chat_id;
+  }),
+);

@@ -904,7 +904,7 @@ export class Runs {
   private sendFrame(frame: RunFrame, flushMessages: boolean) {
     if (this.host.isDead()) return;
     if (flushMessages) this.host.fanout.flush();
-    this.host.fanout.sendAll(JSON.stringify(frame));
+    this.host.fanout.sendRun(frame);
   }
 
   // ---- finishing --------------------------------------------------------------------------------
