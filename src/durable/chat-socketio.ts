@@ -43,8 +43,8 @@ interface PollingSession {
   poll: { resolve: (r: Response) => void; timer: ReturnType<typeof setTimeout> } | null;
   /** The WebSocket probing to take this session over. */
   probe: WebSocket | null;
-  /** Ended: its last packets wait for one more GET, then it is gone. */
-  closing: boolean;
+  /** When it ended (null: open). Its last packets wait for one more GET, then it is gone. */
+  closedAt: number | null;
 }
 
 /** One session, whatever its transport. */
@@ -122,7 +122,7 @@ export class SocketIo {
     }
     if (sid === null) return request.method === 'GET' ? this.handshake(url, 'polling') : eioErrorResponse(EIO_ERRORS.badHandshakeMethod);
     const s = this.polling.get(sid);
-    if (!s || (s.closing && !s.queue.length)) return eioErrorResponse(EIO_ERRORS.unknownSid);
+    if (!s || (s.closedAt !== null && !s.queue.length)) return eioErrorResponse(EIO_ERRORS.unknownSid);
     if (request.method === 'GET') return this.poll(s);
     if (request.method === 'POST') return this.post(s, request);
     return eioErrorResponse(EIO_ERRORS.badRequest);
@@ -150,7 +150,7 @@ export class SocketIo {
     });
     await this.host.alarmBy(now + cfg.socketIoPingIntervalMs);
     if (transport === 'polling') {
-      this.polling.set(state.sid, { state, queue: [], poll: null, probe: null, closing: false });
+      this.polling.set(state.sid, { state, queue: [], poll: null, probe: null, closedAt: null });
       return textResponse(open);
     }
     const [client, server] = Object.values(new WebSocketPair());
@@ -163,7 +163,7 @@ export class SocketIo {
   /** A WebSocket that will take a polling session over (`2probe`, `3probe`, `5`). */
   private upgrade(sid: string): Response {
     const s = this.polling.get(sid);
-    if (!s || s.closing) return eioErrorResponse(EIO_ERRORS.unknownSid);
+    if (!s || s.closedAt !== null) return eioErrorResponse(EIO_ERRORS.unknownSid);
     if (s.probe) return eioErrorResponse(EIO_ERRORS.badRequest);
     const [client, server] = Object.values(new WebSocketPair());
     this.host.ctx.acceptWebSocket(server, [EIO_TAG]);
@@ -191,7 +191,7 @@ export class SocketIo {
   private take(s: PollingSession): string {
     const body = encodePayload(s.queue);
     s.queue = [];
-    if (s.closing) this.polling.delete(s.state.sid);
+    if (s.closedAt !== null) this.polling.delete(s.state.sid);
     return body;
   }
 
@@ -215,14 +215,14 @@ export class SocketIo {
     if (body.length > MAX_PAYLOAD || (body.length * 3 > MAX_PAYLOAD && encoder.encode(body).byteLength > MAX_PAYLOAD)) return tooLarge();
     const conn = this.pollingConn(s);
     for (const packet of decodePayload(body)) {
-      if (s.closing || !this.polling.has(s.state.sid)) break;
+      if (s.closedAt !== null || !this.polling.has(s.state.sid)) break;
       await this.onPacket(conn, packet);
     }
     return textResponse('ok', 'text/html');
   }
 
   private endPolling(s: PollingSession, packets: string[] = []) {
-    s.closing = true;
+    s.closedAt ??= Date.now();
     s.state.connected = false;
     if (s.probe) this.closeWs(s.probe, CLOSE_NORMAL);
     s.probe = null;
@@ -392,7 +392,7 @@ export class SocketIo {
         this.connectedWs?.delete(ws);
       }
     }
-    for (const s of this.polling.values()) if (s.state.connected && !s.closing) this.answer(s, [packet]);
+    for (const s of this.polling.values()) if (s.state.connected && s.closedAt === null) this.answer(s, [packet]);
   }
 
   /** A stored message: a user's is `feedback` message_received, an agent's or system one is `message` (its text). */
@@ -437,7 +437,7 @@ export class SocketIo {
       n++;
     }
     for (const s of [...this.polling.values()]) {
-      if (s.closing || !match(s.state)) continue;
+      if (s.closedAt !== null || !match(s.state)) continue;
       this.endPolling(s, s.state.connected ? [bye] : []);
       n++;
     }
@@ -480,8 +480,9 @@ export class SocketIo {
       }
     }
     for (const s of [...this.polling.values()]) {
-      if (s.closing) {
-        if (now - s.state.pingAt >= cfg.socketIoPingIntervalMs) this.polling.delete(s.state.sid);
+      if (s.closedAt !== null) {
+        // Its client never came for the last packets.
+        if (now - s.closedAt >= cfg.socketIoPingIntervalMs) this.polling.delete(s.state.sid);
         continue;
       }
       if (dead(s.state)) {
