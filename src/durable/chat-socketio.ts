@@ -45,6 +45,8 @@ interface PollingSession {
   probe: WebSocket | null;
   /** When it ended (null: open). Its last packets wait for one more GET, then it is gone. */
   closedAt: number | null;
+  /** Ended with packets of its own (a DISCONNECT): the close packet goes in the GET after them, as Engine.IO's server does. */
+  closeNext: boolean;
 }
 
 /** One session, whatever its transport. */
@@ -150,7 +152,7 @@ export class SocketIo {
     });
     await this.host.alarmBy(now + cfg.socketIoPingIntervalMs);
     if (transport === 'polling') {
-      this.polling.set(state.sid, { state, queue: [], poll: null, probe: null, closedAt: null });
+      this.polling.set(state.sid, { state, queue: [], poll: null, probe: null, closedAt: null, closeNext: false });
       return textResponse(open);
     }
     const [client, server] = Object.values(new WebSocketPair());
@@ -191,7 +193,11 @@ export class SocketIo {
   private take(s: PollingSession): string {
     const body = encodePayload(s.queue);
     s.queue = [];
-    if (s.closedAt !== null) this.polling.delete(s.state.sid);
+    if (s.closeNext) {
+      // Socket.IO clients handle a DISCONNECT a tick after it arrives: an Engine.IO close in the same payload would come first.
+      s.closeNext = false;
+      s.queue = [EioType.close];
+    } else if (s.closedAt !== null) this.polling.delete(s.state.sid);
     return body;
   }
 
@@ -226,7 +232,8 @@ export class SocketIo {
     s.state.connected = false;
     if (s.probe) this.closeWs(s.probe, CLOSE_NORMAL);
     s.probe = null;
-    this.answer(s, [...packets, EioType.close]);
+    s.closeNext = packets.length > 0;
+    this.answer(s, packets.length ? packets : [EioType.close]);
   }
 
   private pollingConn(s: PollingSession): Conn {
