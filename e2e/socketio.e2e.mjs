@@ -13,7 +13,7 @@ import WebSocket from 'ws';
 import { startModelServer } from '../test/model-server/server.mjs';
 import { startWorker } from './local-worker.mjs';
 
-const SILENCE_MS = Number(process.env.TMP_SILENCE ?? 120_000);
+const SILENCE_MS = 120_000;
 /** Short enough to wait out once (the expired-string test), long enough for every other connect. */
 const CONNECTION_STRING_TTL_SECONDS = 5;
 

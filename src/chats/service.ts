@@ -177,5 +177,7 @@ export async function openSocketIo(deps: DataDeps, request: Request, chatIdOf: (
   const chatId = chatIdOf();
   if (!(await findChat(deps.db, chatId))) throw chatNotFound();
   if (!url.searchParams.get('connection_string')) throw new ApiError(401, 'missing_connection_string', 'Missing connection string');
-  return chatRoom(deps.env, chatId).fetch(request);
+  const res = await chatRoom(deps.env, chatId).fetch(request);
+  if (res.ok || res.status === 101) return res;
+  throw chatFailure(await readRefusal(res));
 }

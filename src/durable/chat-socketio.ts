@@ -1,7 +1,7 @@
 import type { Config } from '../lib/config';
 import { randomToken } from '../lib/ids';
 import type { Attachment } from './chat-frames';
-import type { ChatMessage, ErrorFrame, Failure, RunFrame, ServerFrame } from './protocol';
+import { type ChatMessage, type ErrorFrame, type Failure, refusalResponse, type RunFrame, type ServerFrame } from './protocol';
 import {
   CHAT_NAMESPACE, decodePayload, decodeSio, EIO_ERRORS, eioErrorResponse, EioType, encodePayload, encodeSio, MAX_PAYLOAD, newSid, openPacket,
   parseChatMessageArg, sioEvent, SioType,
@@ -133,6 +133,8 @@ export class SocketIo {
   private async handshake(url: URL, transport: 'polling' | 'websocket'): Promise<Response> {
     const cfg = this.host.cfg();
     const admitted = await this.host.admit(url.searchParams.get('connection_string'));
+    // Deleted since the Worker's D1 check: nothing to open a session on.
+    if (!admitted.ok && admitted.code === 'chat_not_found') return refusalResponse(admitted);
     const now = Date.now();
     const state: EioState = {
       sid: newSid(this.host.chatId()),
@@ -475,6 +477,11 @@ export class SocketIo {
         this.closeWs(ws, CLOSE_PING_TIMEOUT);
         continue;
       }
+      if (a.refused && due(a)) {
+        // Its CONNECT_ERROR went out long ago (clients send CONNECT right after the open).
+        this.closeWs(ws, CLOSE_NORMAL);
+        continue;
+      }
       open = true;
       if (!due(a)) continue;
       a.pingAt = now;
@@ -492,7 +499,7 @@ export class SocketIo {
         if (now - s.closedAt >= cfg.socketIoPingIntervalMs) this.polling.delete(s.state.sid);
         continue;
       }
-      if (dead(s.state)) {
+      if (dead(s.state) || (s.state.refused && due(s.state))) {
         this.endPolling(s);
         continue;
       }
