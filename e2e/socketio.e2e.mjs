@@ -240,7 +240,7 @@ test("logging out disconnects that session's Socket.IO clients only; deleting th
   for (const s of [mine, theirsPolling, theirsWs, polling]) s.close();
 });
 
-test('a client stays connected through two minutes of silence: the server pings it', async () => {
+test('a client stays connected through two minutes of silence: the server pings it', async (t) => {
   const left = SILENCE_MS - (Date.now() - silent.since);
   if (left > 0) await new Promise((r) => setTimeout(r, left));
   assert.equal(silent.sock.io.engine.transport.name, 'websocket');
@@ -248,6 +248,7 @@ test('a client stays connected through two minutes of silence: the server pings 
   assert.ok(silent.sock.connected);
   // Every 25 s (Engine.IO's default interval): a client without one for 45 s would have left already.
   assert.ok(silent.pings.n >= 3, `${silent.pings.n} pings`);
+  t.diagnostic(`${silent.pings.n} pings in ${Math.round((Date.now() - silent.since) / 1000)} s of silence`);
   await say(silent.sock, silent.token, silent.chatId, 'still listening');
   await eventWhere(silent.sock, received(silent.chatId, 'still listening'));
 });
