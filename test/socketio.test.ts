@@ -325,3 +325,72 @@ describe('Socket.IO polling: ending', () => {
     });
   });
 });
+
+/** The client end of an Engine.IO WebSocket: messages queue up and `next()` takes them in order. */
+class EioSocket {
+  private queue: string[] = [];
+  private waiters: ((m: string) => void)[] = [];
+  readonly closed: Promise<number>;
+  constructor(readonly ws: WebSocket) {
+    ws.accept();
+    ws.addEventListener('message', (e) => {
+      const w = this.waiters.shift();
+      if (w) w(e.data as string);
+      else this.queue.push(e.data as string);
+    });
+    this.closed = new Promise((resolve) => ws.addEventListener('close', (e) => resolve(e.code)));
+  }
+  next(ms = 3000): Promise<string> {
+    const queued = this.queue.shift();
+    if (queued !== undefined) return Promise.resolve(queued);
+    return new Promise((resolve, reject) => {
+      const timer = setTimeout(() => reject(new Error('no message arrived')), ms);
+      this.waiters.push((m) => {
+        clearTimeout(timer);
+        resolve(m);
+      });
+    });
+  }
+}
+
+const upgrade = { headers: { upgrade: 'websocket' } };
+
+describe('Socket.IO over WebSocket (hibernation API)', () => {
+  it('WebSocket-only: the open packet, the /chat CONNECT, chat_message and feedback', async () => {
+    const { user, chatId } = await chatOwner('sio');
+    const res = await sioFetch(`EIO=4&transport=websocket&chat_id=${chatId}&connection_string=${await connectionString(user, chatId)}`, upgrade);
+    expect(res.status).toBe(101);
+    const s = new EioSocket(res.webSocket!);
+    const open = await s.next();
+    expect(JSON.parse(open.slice(1))).toMatchObject({ upgrades: [], pingInterval: 25000, pingTimeout: 20000 });
+    s.ws.send('40/chat,');
+    expect(await s.next()).toMatch(/^40\/chat,\{"sid":/);
+    s.ws.send(sioEvent('chat_message', JSON.stringify({ message: 'over ws', chat_id: chatId, message_string: await messageString(user, chatId) })));
+    expect(events([await s.next()])).toEqual([['feedback', { type: 'message_received', message: 'over ws', chat_id: chatId }]]);
+    s.ws.send('3'); // a pong nobody asked for: ignored
+    s.ws.send(new Uint8Array([1, 2, 3])); // binary is not supported: closed
+    expect(await s.closed).toBe(1002);
+  });
+
+  it('the upgrade: 2probe, 3probe (the held GET gets a noop), 5; then the session lives on the socket', async () => {
+    const { user, chatId } = await chatOwner('sio');
+    const p = await connected(user, chatId);
+    const res = await sioFetch(`EIO=4&transport=websocket&sid=${p.sid}`, upgrade);
+    expect(res.status).toBe(101);
+    const s = new EioSocket(res.webSocket!);
+    const held = p.get();
+    await new Promise((r) => setTimeout(r, 50));
+    s.ws.send('2probe');
+    expect(await s.next()).toBe('3probe');
+    expect(await held).toEqual(['6']);
+    s.ws.send('5');
+    // Still connected to /chat, now over the socket; the polling sid is gone.
+    s.ws.send(sioEvent('chat_message', JSON.stringify({ message: 'upgraded', chat_id: chatId, message_string: await messageString(user, chatId) })));
+    expect(events([await s.next()])).toEqual([['feedback', { type: 'message_received', message: 'upgraded', chat_id: chatId }]]);
+    expect((await sioFetch(`EIO=4&transport=polling&sid=${p.sid}`)).status).toBe(400);
+    // Revoking the session disconnects it: DISCONNECT, then the close.
+    expect((await call('POST', '/auth/logout', { token: user.token })).status).toBe(200);
+    expect(await s.next()).toBe('41/chat,');
+    expect(await s.closed).toBe(4401);
+  });
+});

@@ -17,7 +17,8 @@ const PURGE_GRACE_MS = 60_000;
 const encoder = new TextEncoder();
 
 /**
- * One per chat (named by the chat id): WebSocket fan-out with the hibernation API, the chat's
+ * One per chat (named by the chat id): WebSocket fan-out with the hibernation API (our /chat/ws
+ * sockets, and Socket.IO clients through chat-socketio.ts), the chat's
  * messages in SQLite, and its authorization strings, which only this object issues and checks.
  * Routes check D1 first; the tombstone keeps a deleted chat's object from coming back to life.
  * Every RPC method answers a protocol.ts Result; the connect path answers a Response.
