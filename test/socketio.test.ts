@@ -7,6 +7,8 @@ import {
 } from '../src/durable/socketio';
 import { chatOwner, connect, connectionString, messageString } from './chat-helpers';
 import { BASE, call, expectError, withVars } from './helpers';
+import { mock } from './model-helpers';
+import { agentOf } from './run-helpers';
 
 /**
  * Socket.IO on the chat object, over Engine.IO's polling transport (plain HTTP, so it runs here
@@ -283,6 +285,35 @@ describe('Socket.IO polling: chat_message, feedback, audiences', () => {
     const posted = await chatRoom(env, chatId).post(chatId, { senderId: 'agent-1', role: 'agent', content: 'I am the agent' });
     expect(posted.ok).toBe(true);
     expect(events(await a.get())).toEqual([['message', 'I am the agent']]);
+  });
+});
+
+describe("Socket.IO polling: the chat's default agent", () => {
+  it('a chat_message starts its run: chat_information busy, the reply as `message`, then idle; a client joining mid-run hears busy', async () => {
+    const { user, workspaceId, chatId } = await chatOwner('sio');
+    const agentId = await agentOf(user, workspaceId);
+    expect((await call('PUT', `/chat/agent?chat_id=${chatId}`, { token: user.token, body: { agent_id: agentId } })).status).toBe(200);
+    const a = await connected(user, chatId);
+    const content = mock({ tokens: 40, pace_ms: 25 });
+    await a.emit('chat_message', JSON.stringify({ message: content, chat_id: chatId, message_string: await messageString(user, chatId) }));
+    const seen = events(await a.get());
+    while (!seen.some(([name]) => name === 'chat_information')) seen.push(...events(await a.get()));
+    expect(seen[0]).toEqual(['feedback', { type: 'message_received', message: content, chat_id: chatId }]);
+    const busy = seen.find(([name]) => name === 'chat_information')![1];
+    expect(busy).toEqual({ type: 'busy', chat_id: chatId, run_id: busy.run_id, agent_id: agentId, msg: 'An agent is answering in this chat' });
+
+    // Joining while it runs: the CONNECT answer, then what the chat is busy with.
+    const b = await Polling.handshake(chatId, await connectionString(user, chatId));
+    const joined = await b.connect();
+    expect(joined[0]).toMatch(/^40\/chat,/);
+    expect(events(joined.slice(1))).toEqual([['chat_information', busy]]);
+
+    const tokens = Array.from({ length: 40 }, (_, i) => `tok${i + 1}`).join(' ');
+    for (const p of [a, b]) {
+      const rest: unknown[][] = [];
+      while (!rest.some(([name, info]) => name === 'chat_information' && (info as any).type === 'idle')) rest.push(...events(await p.get(10_000)));
+      expect(rest).toEqual([['message', tokens], ['chat_information', { type: 'idle', chat_id: chatId, run_id: busy.run_id, status: 'completed' }]]);
+    }
   });
 });
 

@@ -59,6 +59,7 @@ export class ChatRoom extends DurableObject<Env> {
       admit: (connectionString) => this.admit(connectionString),
       chatFrame: (who, data, reply) => this.chatFrame(who, data, reply),
       alarmBy: (at) => this.alarmBy(at),
+      running: () => this.runs.running(),
     });
     this.fanout = new Fanout(ctx, () => config(this.env).chatBatchWindowMs, this.sio);
     this.messages = new store.Messages(this.sql);

@@ -72,6 +72,8 @@ export interface SocketIoHost {
   /** One chat frame from `who`, handled as a /chat/ws frame is; `reply` gets what the sender alone gets. */
   chatFrame(who: Attachment, data: string, reply: (f: ServerFrame) => void): Promise<void>;
   alarmBy(at: number): Promise<void>;
+  /** The runs answering now, as run.started frames. */
+  running(): RunFrame[];
 }
 
 const textResponse = (body: string, type = 'text/plain; charset=UTF-8') => new Response(body, { headers: { 'content-type': type } });
@@ -338,12 +340,16 @@ export class SocketIo {
       if (s.refused) {
         return conn.send([encodeSio({ type: SioType.connectError, nsp: CHAT_NAMESPACE, data: { message: s.refused.msg, data: { code: s.refused.code } } })]);
       }
-      if (!s.connected) {
+      const first = !s.connected;
+      if (first) {
         s.connected = true;
         conn.save();
         this.joined(conn);
       }
-      return conn.send([encodeSio({ type: SioType.connect, nsp: CHAT_NAMESPACE, data: { sid: s.sioSid } })]);
+      conn.send([encodeSio({ type: SioType.connect, nsp: CHAT_NAMESPACE, data: { sid: s.sioSid } })]);
+      // Joining a busy chat: what it is busy with.
+      if (first) for (const frame of this.host.running()) conn.send([this.information(frame)!]);
+      return;
     }
     if (p.nsp !== CHAT_NAMESPACE || !s.connected || !s.who) return;
     if (p.type === SioType.disconnect) {
@@ -414,10 +420,15 @@ export class SocketIo {
     this.toConnected(packet);
   }
 
-  /** Runs as `chat_information`: busy when one starts, idle (with its status) when it ends. */
+  /** Runs as `chat_information`: busy when one starts (or on joining while it runs), idle (with its status) when it ends. */
   run(frame: RunFrame) {
-    if (frame.type !== 'run.started' && frame.type !== 'run.finished' && frame.type !== 'run.failed') return;
     if (!this.polling.size && !this.sockets().size) return;
+    const packet = this.information(frame);
+    if (packet) this.toConnected(packet);
+  }
+
+  private information(frame: RunFrame): string | null {
+    if (frame.type !== 'run.started' && frame.type !== 'run.finished' && frame.type !== 'run.failed') return null;
     const chat_id = this.host.chatId();
     const info =
       frame.type === 'run.started'
@@ -425,7 +436,7 @@ export class SocketIo {
         : frame.type === 'run.finished'
           ? { type: 'idle', chat_id, run_id: frame.run_id, status: frame.status }
           : { type: 'idle', chat_id, run_id: frame.run_id, status: 'failed', code: frame.code, msg: frame.msg };
-    this.toConnected(sioEvent('chat_information', JSON.stringify(info)));
+    return sioEvent('chat_information', JSON.stringify(info));
   }
 
   // ---- ending -----------------------------------------------------------------------------------
