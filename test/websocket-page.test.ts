@@ -199,3 +199,21 @@ describe('the WebSocket protocol page', () => {
     expect(text).toContain('503');
   });
 });
+
+describe('/websocket: Socket.IO clients', () => {
+  it('names the path, namespace, query, every event and both clients, each with an example', async () => {
+    const { text } = await page('/websocket');
+    const sio = section(text, 'socketio');
+    for (const s of ['/socket.io/', '/chat', 'chat_id', 'connection_string', 'chat_message', 'feedback', 'message', 'chat_information']) {
+      expect(sio, s).toContain(`<code>${s}</code>`);
+    }
+    for (const s of ['"message_received"', '"message_string"', '"busy"', '"idle"']) expect(sio, s).toContain(s);
+    expect(sio).toContain('python-socketio');
+    expect(sio).toContain('socket.io-client');
+    const code = [...sio.matchAll(/<pre><code>([\s\S]*?)<\/code><\/pre>/g)].map(([, c]) => c);
+    expect(code).toHaveLength(2);
+    expect(code[0]).toContain('socketio.Client(');
+    expect(code[1]).toContain("from 'socket.io-client'");
+    for (const c of code) expect(c.split('\n').length, c).toBeLessThanOrEqual(11);
+  });
+});

@@ -16,6 +16,8 @@ describe('POST /workspace', () => {
     expect(res.json.msg).toBe('Workspace created');
     expect(res.json.workspace).toMatchObject({ name: 'Research', owner: u.userId, agents: [] });
     expect(res.json.workspace.workspace_id).toMatch(/^[0-9a-f]{8}-[0-9a-f]{4}-7/);
+    // `id` beside `workspace_id`: the upstream system's Socket.IO client reads the new workspace's id there.
+    expect(res.json.workspace.id).toBe(res.json.workspace.workspace_id);
     expect((await createWorkspace(u.token)).name).toBe('Untitled Workspace');
     expect((await call('POST', '/workspace', { token: u.token, body: {} })).json.workspace.name).toBe('Untitled Workspace');
   });
@@ -59,7 +61,7 @@ describe('GET /workspace', () => {
     expect(third.json.next_cursor).toBeNull();
     const all = await call('GET', '/workspace', { token: u.token });
     expect(all.json.workspaces).toHaveLength(5);
-    expect(all.json.workspaces.every((w: any) => w.owner === u.userId)).toBe(true);
+    expect(all.json.workspaces.every((w: any) => w.owner === u.userId && w.id === w.workspace_id)).toBe(true);
   });
 
   it('validates limit and cursor', async () => {

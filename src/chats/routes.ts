@@ -12,7 +12,7 @@ import {
   afterSeqError, AGENT_ID_ERROR, Chat, chatAgentBody, chatErrors, chatJson, ChatMessage, chatQuery, Issued, queryParam as q, TITLE_MAX,
 } from './schemas';
 import {
-  AGENT_NOT_IN_WORKSPACE, authorize, CHAT_NOT_FOUND, chatHistory, createChat, listChatsOf, openSocket, ownedChat, removeChat, setDefaultAgent,
+  AGENT_NOT_IN_WORKSPACE, authorize, CHAT_NOT_FOUND, chatHistory, createChat, listChatsOf, openSocket, openSocketIo, ownedChat, removeChat, setDefaultAgent,
 } from './service';
 
 const chatList = okJson(z.object({ chats: z.array(Chat), next_cursor: nextCursorSchema }));
@@ -177,7 +177,7 @@ export const chatRoutes = createRouter()
       '/chat/authorize',
       'A single-use connection string for GET /chat/ws (CONNECTION_STRING_TTL_SECONDS)',
       'getConnectionString',
-      'Upstream contract: a one-use connection string for `GET /chat/ws` (valid CONNECTION_STRING_TTL_SECONDS, 5 minutes by default), bound to this chat, user and session. The answer carries the contract\'s `connection_string`, `created_at` and `expires_at` (Unix epoch seconds) and `created_by`, plus `string` (the same value) and `chat_id`. 404 `Chat not found`; another user\'s chat is 401 `User is not the owner of the chat`.',
+      'Upstream contract: a one-use connection string for `GET /chat/ws` or a Socket.IO connection at `/socket.io/` (valid CONNECTION_STRING_TTL_SECONDS, 5 minutes by default), bound to this chat, user and session. The answer carries the contract\'s `connection_string`, `created_at` and `expires_at` (Unix epoch seconds) and `created_by`, plus `string` (the same value) and `chat_id`. 404 `Chat not found`; another user\'s chat is 401 `User is not the owner of the chat`.',
     ),
     (c) => issue(c, 'connection', c.req.valid('query').chat_id),
   )
@@ -236,7 +236,7 @@ export const chatRoutes = createRouter()
       summary: 'Open the chat WebSocket (Upgrade: websocket) with a connection string',
       operationId: 'openChatSocket',
       description:
-        'Not callable from this page: open it with a WebSocket client, `wss://<host>/chat/ws?chat_id=...&connection_string=...`, with a fresh string from `GET /chat/authorize` (browsers cannot send headers on a WebSocket, so the string replaces the token). Optional `after_seq=N` replays the stored messages after N first; `batch=1` groups messages into `messages` frames. Refusals come before the upgrade: 426 without `Upgrade: websocket`, 404 for an unknown or deleted chat, 401 for a missing, unknown, used, expired or other chat\'s string, 503 `config_invalid` (with `var`) while the deployment is misconfigured. Every frame is on the [WebSocket protocol page](/websocket).',
+        'Not callable from this page: open it with a WebSocket client, `wss://<host>/chat/ws?chat_id=...&connection_string=...`, with a fresh string from `GET /chat/authorize` (browsers cannot send headers on a WebSocket, so the string replaces the token). Optional `after_seq=N` replays the stored messages after N first; `batch=1` groups messages into `messages` frames. Refusals come before the upgrade: 426 without `Upgrade: websocket`, 404 for an unknown or deleted chat, 401 for a missing, unknown, used, expired or other chat\'s string, 503 `config_invalid` (with `var`) while the deployment is misconfigured. Every frame is on the [WebSocket protocol page](/websocket). Socket.IO clients (python-socketio 5, socket.io-client 3 and 4) connect at `/socket.io/`, namespace `/chat`, with the same query: see that page.',
       request: {
         query: chatQuery.extend({
           connection_string: z.string().optional().openapi(q('connection_string')),
@@ -259,3 +259,16 @@ export const chatRoutes = createRouter()
       return openSocket(depsOf(c), { chatId: chat_id, connectionString: connection_string, request: c.req.raw });
     },
   );
+
+/**
+ * Socket.IO (Engine.IO v4 polling and WebSocket) for clients written against the upstream
+ * system (README "Socket.IO"). Not in the OpenAPI document: it is a wire protocol, not an HTTP
+ * API (its answers are Engine.IO payloads; a refused connection string is a Socket.IO CONNECT_ERROR).
+ */
+chatRoutes.on(['GET', 'POST'], '/socket.io/', (c) =>
+  openSocketIo(depsOf(c), c.req.raw, () => {
+    const query = chatQuery.safeParse({ chat_id: c.req.query('chat_id') });
+    if (!query.success) throw new ApiError(400, 'validation_error', query.error.issues[0].message);
+    return query.data.chat_id;
+  }),
+);

@@ -1,6 +1,7 @@
 import { ownAgent } from '../agents/service';
 import type { Db } from '../db/client';
 import { type Issued, readRefusal, type StringKind } from '../durable/protocol';
+import { chatOfSid, EIO_ERRORS, EIO_PROTOCOL, eioErrorResponse } from '../durable/socketio';
 import { ApiError, conflict, notFound } from '../lib/errors';
 import { newId } from '../lib/ids';
 import { owned } from '../lib/ownership';
@@ -151,5 +152,32 @@ export async function openSocket(deps: DataDeps, input: { chatId: string; connec
   if (!input.connectionString) throw new ApiError(401, 'missing_connection_string', 'Missing connection string');
   const res = await chatRoom(deps.env, input.chatId).fetch(input.request);
   if (res.status === 101) return res;
+  throw chatFailure(await readRefusal(res));
+}
+
+/**
+ * A Socket.IO request (/socket.io/, Engine.IO v4: src/durable/chat-socketio.ts). Engine.IO's own
+ * errors first (version, transport, handshake method), as its clients expect them. A request
+ * with a `sid` goes to the chat its sid names, whatever its query says. A handshake checks D1 as
+ * GET /chat/ws does (404 for an unknown or deleted chat, 401 without a connection string); the
+ * object checks the string, and a refusal is the CONNECT_ERROR of the /chat namespace.
+ */
+export async function openSocketIo(deps: DataDeps, request: Request, chatIdOf: () => string): Promise<Response> {
+  const url = new URL(request.url);
+  if (url.searchParams.get('EIO') !== EIO_PROTOCOL) return eioErrorResponse(EIO_ERRORS.unsupportedVersion);
+  const transport = url.searchParams.get('transport');
+  if (transport !== 'polling' && transport !== 'websocket') return eioErrorResponse(EIO_ERRORS.unknownTransport);
+  const sid = url.searchParams.get('sid');
+  if (sid !== null) {
+    const sidChat = chatOfSid(sid);
+    return sidChat ? chatRoom(deps.env, sidChat).fetch(request) : eioErrorResponse(EIO_ERRORS.unknownSid);
+  }
+  if (request.method !== 'GET') return eioErrorResponse(EIO_ERRORS.badHandshakeMethod);
+  if (transport === 'websocket' && request.headers.get('upgrade')?.toLowerCase() !== 'websocket') return eioErrorResponse(EIO_ERRORS.badRequest);
+  const chatId = chatIdOf();
+  if (!(await findChat(deps.db, chatId))) throw chatNotFound();
+  if (!url.searchParams.get('connection_string')) throw new ApiError(401, 'missing_connection_string', 'Missing connection string');
+  const res = await chatRoom(deps.env, chatId).fetch(request);
+  if (res.ok || res.status === 101) return res;
   throw chatFailure(await readRefusal(res));
 }

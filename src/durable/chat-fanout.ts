@@ -1,5 +1,11 @@
 import * as store from './chat-store';
-import { type ChatMessage, encodeMessageFrame, encodeMessagesFrame } from './protocol';
+import { type ChatMessage, encodeMessageFrame, encodeMessagesFrame, type RunFrame } from './protocol';
+
+/** Another protocol's sockets (src/durable/chat-socketio.ts): they hear the same messages and runs, in their own events. */
+export interface Audience {
+  message(m: ChatMessage): void;
+  run(frame: RunFrame): void;
+}
 
 /** Socket tags: per session (to close a revoked session's sockets) and per delivery mode. */
 export const sessionTag = (sessionId: string) => `session:${sessionId}`;
@@ -29,6 +35,7 @@ export class Fanout {
   constructor(
     private readonly ctx: DurableObjectState,
     private readonly windowMs: () => number,
+    private readonly other: Audience,
   ) {}
 
   private sockets() {
@@ -77,6 +84,7 @@ export class Fanout {
   }
 
   broadcast(message: ChatMessage) {
+    this.other.message(message);
     const { batch, single } = this.sockets();
     const json = JSON.stringify(message);
     if (single.size > 0) this.sendTo(single, encodeMessageFrame(json));
@@ -86,11 +94,13 @@ export class Fanout {
     else if (this.timer === undefined) this.timer = setTimeout(() => this.flush(), this.windowMs());
   }
 
-  /** One frame to every socket, whatever its mode (run.* frames: never held by batch=1). */
-  sendAll(frame: string) {
+  /** A run.* frame to every socket, whatever its mode (never held by batch=1), and to the other audience. */
+  sendRun(frame: RunFrame) {
     const { batch, single } = this.sockets();
-    this.sendTo(single, frame);
-    this.sendTo(batch, frame);
+    const text = JSON.stringify(frame);
+    this.sendTo(single, text);
+    this.sendTo(batch, text);
+    this.other.run(frame);
   }
 
   /** Also called before a socket joins, so a batch never repeats what its replay already sent. */

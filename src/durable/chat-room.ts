@@ -4,11 +4,12 @@ import { type Config, config, configError, type ConfigError } from '../lib/confi
 import { newId } from '../lib/ids';
 import { type Attachment, handleFrame, type Outcome, Refused } from './chat-frames';
 import { Fanout, modeTag, sessionTag } from './chat-fanout';
+import { type EioAttachment, SocketIo } from './chat-socketio';
 import { migrateRuns, type RunOutcome, Runs, type StartedRun, type StartRunInput } from './chat-runs';
 import * as store from './chat-store';
 import {
   CLOSE_CHAT_DELETED, CLOSE_SESSION_REVOKED, configInvalid, connectParams, errorFrame, type Failure, fail, type FrameErrorCode, type Issued,
-  type ChatMessage, PING_TEXT, PONG_TEXT, type ReadyFrame, refusalResponse, type Result, type StringKind,
+  type ChatMessage, PING_TEXT, PONG_TEXT, type ReadyFrame, refusalResponse, type Result, type ServerFrame, type StringKind,
 } from './protocol';
 
 /** Expired strings are kept this long, so a late client hears "expired" rather than "invalid". */
@@ -16,7 +17,8 @@ const PURGE_GRACE_MS = 60_000;
 const encoder = new TextEncoder();
 
 /**
- * One per chat (named by the chat id): WebSocket fan-out with the hibernation API, the chat's
+ * One per chat (named by the chat id): WebSocket fan-out with the hibernation API (our /chat/ws
+ * sockets, and Socket.IO clients through chat-socketio.ts), the chat's
  * messages in SQLite, and its authorization strings, which only this object issues and checks.
  * Routes check D1 first; the tombstone keeps a deleted chat's object from coming back to life.
  * Every RPC method answers a protocol.ts Result; the connect path answers a Response.
@@ -31,10 +33,12 @@ export class ChatRoom extends DurableObject<Env> {
    */
   private readonly badConfig: ConfigError | null;
   private readonly fanout: Fanout;
+  /** Socket.IO clients (/socket.io/): the chat's other audience. */
+  private readonly sio: SocketIo;
   private readonly messages: store.Messages;
   private readonly runs: Runs;
   /** Attachments already read (or just written), so a frame skips deserializeAttachment(). */
-  private readonly attachments = new WeakMap<WebSocket, Attachment>();
+  private readonly attachments = new WeakMap<WebSocket, Attachment | EioAttachment>();
   /** The scheduled alarm, once read (undefined: not read since the object woke). */
   private alarmAt: number | null | undefined;
   private knownChatId: string | undefined;
@@ -43,7 +47,21 @@ export class ChatRoom extends DurableObject<Env> {
     super(ctx, env);
     this.sql = ctx.storage.sql;
     this.badConfig = configError(env);
-    this.fanout = new Fanout(ctx, () => config(this.env).chatBatchWindowMs);
+    this.sio = new SocketIo({
+      ctx,
+      chatId: () => this.chatId(),
+      cfg: () => config(this.env),
+      attachmentOf: (ws) => this.attachmentOf(ws),
+      setAttachment: (ws, a) => {
+        ws.serializeAttachment(a);
+        this.attachments.set(ws, a);
+      },
+      admit: (connectionString) => this.admit(connectionString),
+      chatFrame: (who, data, reply) => this.chatFrame(who, data, reply),
+      alarmBy: (at) => this.alarmBy(at),
+      running: () => this.runs.running(),
+    });
+    this.fanout = new Fanout(ctx, () => config(this.env).chatBatchWindowMs, this.sio);
     this.messages = new store.Messages(this.sql);
     this.dead = ctx.storage.kv.get('tombstone') === true;
     if (!this.dead) {
@@ -106,20 +124,41 @@ export class ChatRoom extends DurableObject<Env> {
     return { ok: true, issued };
   }
 
-  /** Connect: the Worker checked D1 and forwards the raw upgrade request; the string is checked here. */
-  async fetch(request: Request): Promise<Response> {
+  private attachmentOf(ws: WebSocket): Attachment | EioAttachment {
+    let a = this.attachments.get(ws);
+    if (!a) this.attachments.set(ws, (a = ws.deserializeAttachment() as Attachment | EioAttachment));
+    return a;
+  }
+
+  /**
+   * A connection string checked and consumed, for either protocol: one use, unexpired, of this
+   * chat, its session still live, the chat not deleted.
+   */
+  private async admit(connectionString: string | null, batch = false): Promise<{ ok: true; who: Attachment } | Failure> {
     const r = this.ready();
-    if (!r.ok) return refusalResponse(r);
-    const params = connectParams(new URL(request.url));
-    const check = store.checkString(this.sql, params.connectionString, { kind: 'connection', now: Date.now() });
-    if (!check.ok) return refusalResponse(fail(check.reason === 'expired' ? 'expired_connection_string' : 'invalid_connection_string'));
+    if (!r.ok) return r;
+    const check = store.checkString(this.sql, connectionString, { kind: 'connection', now: Date.now() });
+    if (!check.ok) return fail(check.reason === 'expired' ? 'expired_connection_string' : 'invalid_connection_string');
     store.consumeString(this.sql, check.hash);
     // Consumed before this await, so two racing connects cannot both use it. A session revoked
     // while its string was being issued is caught here rather than by closeSessions.
-    if (!(await sessionIsLive(this.env, check.sessionId, { fresh: true }))) return refusalResponse(fail('session_revoked'));
-    if (this.dead) return refusalResponse(fail('chat_not_found'));
+    if (!(await sessionIsLive(this.env, check.sessionId, { fresh: true }))) return fail('session_revoked');
+    if (this.dead) return fail('chat_not_found');
+    return { ok: true, who: { userId: check.userId, sessionId: check.sessionId, batch } };
+  }
+
+  /**
+   * The Worker checked D1 and forwards the raw request: a Socket.IO request (/socket.io/,
+   * chat-socketio.ts), or the /chat/ws upgrade, whose connection string is checked here.
+   */
+  async fetch(request: Request): Promise<Response> {
+    const url = new URL(request.url);
+    if (url.pathname === '/socket.io/') return this.sio.fetch(request);
+    const params = connectParams(url);
+    const admitted = await this.admit(params.connectionString, params.batch);
+    if (!admitted.ok) return refusalResponse(admitted);
     const [client, server] = Object.values(new WebSocketPair());
-    const who: Attachment = { userId: check.userId, sessionId: check.sessionId, batch: params.batch };
+    const who = admitted.who;
     // From here on synchronous: what the sockets already there were sent goes out first, so the
     // joiner's replay and run snapshots and the live frames after them add up, nothing twice.
     this.fanout.flush();
@@ -138,10 +177,19 @@ export class ChatRoom extends DurableObject<Env> {
 
   async webSocketMessage(ws: WebSocket, data: string | ArrayBuffer) {
     if (this.dead) return ws.close(CLOSE_CHAT_DELETED.code, CLOSE_CHAT_DELETED.reason);
+    const who = this.attachmentOf(ws);
+    if ('eio' in who) return this.sio.webSocketMessage(ws, who, data);
+    await this.chatFrame(who, data, (frame) => ws.send(JSON.stringify(frame)));
+  }
+
+  /**
+   * One client frame, from a /chat/ws socket or a Socket.IO `chat_message`: handled in one
+   * transaction, then what it started (the message's run, tool outputs, a cancel). `reply` gets
+   * what the sender alone gets; the stored message goes to every audience through the fanout.
+   */
+  private async chatFrame(who: Attachment, data: string | ArrayBuffer, reply: (frame: ServerFrame) => void) {
     const r = this.ready();
-    if (!r.ok) return ws.send(JSON.stringify(errorFrame('config_invalid', r.msg, null, { var: r.var })));
-    let who = this.attachments.get(ws);
-    if (!who) this.attachments.set(ws, (who = ws.deserializeAttachment() as Attachment));
+    if (!r.ok) return reply(errorFrame('config_invalid', r.msg, null, { var: r.var }));
     let outcome: Outcome;
     try {
       outcome = this.ctx.storage.transactionSync(() => handleFrame(this.sql, this.messages, r.cfg, this.chatId(), who, data, Date.now()));
@@ -150,12 +198,12 @@ export class ChatRoom extends DurableObject<Env> {
         // Rolled back: what the object remembers of the messages table may no longer match it.
         this.messages.forget();
         console.error(JSON.stringify({ msg: 'chat frame failed', error: String(err) }));
-        return ws.send(JSON.stringify(errorFrame('internal_error', 'Internal server error', null)));
+        return reply(errorFrame('internal_error', 'Internal server error', null));
       }
       outcome = err.outcome;
     }
     if (outcome.broadcast) this.fanout.broadcast(outcome.broadcast);
-    for (const frame of outcome.reply) ws.send(JSON.stringify(frame));
+    for (const frame of outcome.reply) reply(frame);
     if (outcome.expiresAt) await this.alarmBy(outcome.expiresAt + PURGE_GRACE_MS);
     if (outcome.stored) {
       // Stored and acked first; then the run is admitted, and a refusal is a run.failed frame.
@@ -177,16 +225,17 @@ export class ChatRoom extends DurableObject<Env> {
     }
     if (outcome.toolOutputs) {
       const submitted = await this.runs.submitToolOutputs(outcome.toolOutputs.runId, outcome.toolOutputs.outputs, false);
-      if (!submitted.ok) ws.send(JSON.stringify(errorFrame(submitted.code as FrameErrorCode, submitted.msg, null)));
+      if (!submitted.ok) reply(errorFrame(submitted.code as FrameErrorCode, submitted.msg, null));
     }
     if (outcome.cancelRunId) {
       const cancelled = await this.runs.cancel(outcome.cancelRunId);
-      if (!cancelled.ok) ws.send(JSON.stringify(errorFrame(cancelled.code as FrameErrorCode, cancelled.msg, null)));
+      if (!cancelled.ok) reply(errorFrame(cancelled.code as FrameErrorCode, cancelled.msg, null));
     }
   }
 
   async webSocketClose(ws: WebSocket, code: number, reason: string) {
     this.fanout.removed(ws);
+    this.sio.removed(ws);
     try {
       ws.close(code, reason);
     } catch {
@@ -196,6 +245,7 @@ export class ChatRoom extends DurableObject<Env> {
 
   async webSocketError(ws: WebSocket) {
     this.fanout.removed(ws);
+    this.sio.removed(ws);
   }
 
   /** A system or agent message (postToChat): stored and broadcast like a user's. */
@@ -305,20 +355,25 @@ export class ChatRoom extends DurableObject<Env> {
    */
   async closeSessions(sessionIds: string[]): Promise<Result<{ closed: number }>> {
     if (this.dead) return { ok: true, closed: 0 };
-    let closed = 0;
+    const revoked = new Set(sessionIds);
+    let closed = this.sio.disconnect((s) => s.who !== null && revoked.has(s.who.sessionId), CLOSE_SESSION_REVOKED);
     for (const id of sessionIds) closed += this.fanout.close(this.ctx.getWebSockets(sessionTag(id)), CLOSE_SESSION_REVOKED);
     store.deleteSessionStrings(this.sql, sessionIds);
     return { ok: true, closed };
   }
 
-  /** Purges expired strings, then the runs' part (orphans, deadlines, D1 retries); set again for whichever is due first. */
+  /**
+   * Purges expired strings, pings Socket.IO clients (chat-socketio.ts `heartbeat`), then the runs'
+   * part (orphans, deadlines, D1 retries); set again for whichever is due first.
+   */
   async alarm() {
     if (this.dead) return;
     const now = Date.now();
     const purge = store.purgeExpiredStrings(this.sql, now - PURGE_GRACE_MS);
     this.alarmAt = null;
+    const beat = this.badConfig ? null : this.sio.heartbeat(now);
     const runsAt = await this.runs.maintain(now);
-    const next = [purge === null ? null : purge + PURGE_GRACE_MS, runsAt, this.alarmAt].filter((t): t is number => t !== null);
+    const next = [purge === null ? null : purge + PURGE_GRACE_MS, beat, runsAt, this.alarmAt].filter((t): t is number => t !== null);
     this.alarmAt = next.length ? Math.min(...next) : null;
     if (this.alarmAt !== null) await this.ctx.storage.setAlarm(this.alarmAt);
   }
@@ -329,6 +384,7 @@ export class ChatRoom extends DurableObject<Env> {
    */
   async destroy(): Promise<Result> {
     this.dead = true;
+    this.sio.disconnect(() => true, CLOSE_CHAT_DELETED);
     this.fanout.close(this.ctx.getWebSockets(), CLOSE_CHAT_DELETED);
     await this.runs.abortAll();
     await this.ctx.storage.deleteAlarm();

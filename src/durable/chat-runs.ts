@@ -1166,6 +1166,12 @@ export class Runs {
     for (const live of this.live.values()) this.flushDelta(live);
   }
 
+  /** The run.started frames of the runs answering now (a Socket.IO client that joins hears them as chat_information). */
+  running(): Extract<RunFrame, { type: 'run.started' }>[] {
+    const rows = [...this.live.values()].map((live) => this.row(live.id)).filter((row) => row?.status === 'running');
+    return rows.map((row) => ({ type: 'run.started', run_id: row!.run_id, agent_id: row!.agent_id, reply_to_seq: row!.reply_to_seq }));
+  }
+
   /** A socket that just joined: each live run's run.started, then its text so far as one run.delta. */
   greet(ws: WebSocket) {
     for (const live of this.live.values()) {
@@ -1183,7 +1189,7 @@ export class Runs {
   private sendFrame(frame: RunFrame, flushMessages: boolean) {
     if (this.host.isDead()) return;
     if (flushMessages) this.host.fanout.flush();
-    this.host.fanout.sendAll(JSON.stringify(frame));
+    this.host.fanout.sendRun(frame);
   }
 
   // ---- finishing --------------------------------------------------------------------------------

@@ -116,6 +116,10 @@ export const varsSchema = z.object({
   MESSAGE_RATE_LIMIT: int(20, 1, 1e9),
   MESSAGE_RATE_WINDOW_SECONDS: int(10, 1, 86_400),
   CHAT_BATCH_WINDOW_MS: int(10, 0, 1000),
+  // Socket.IO on the chat (src/durable/chat-socketio.ts): the server pings every interval (the
+  // chat object's alarm does, while Socket.IO sockets are open) and drops a client silent past the timeout.
+  SOCKETIO_PING_INTERVAL_MS: int(25_000, 1000, 600_000),
+  SOCKETIO_PING_TIMEOUT_MS: int(20_000, 1000, 600_000),
   PACKAGE_MAX_BYTES: int(10 * MiB, 1, 100 * MiB),
   PACKAGE_MAX_UNCOMPRESSED_BYTES: int(50 * MiB, 1, 1024 * MiB),
   PACKAGE_MAX_FILES: int(1000, 1, 100_000),
@@ -204,6 +208,8 @@ const toConfig = (v: z.output<typeof schema>) => ({
   messageRateLimit: v.MESSAGE_RATE_LIMIT,
   messageRateWindow: v.MESSAGE_RATE_WINDOW_SECONDS,
   chatBatchWindowMs: v.CHAT_BATCH_WINDOW_MS,
+  socketIoPingIntervalMs: v.SOCKETIO_PING_INTERVAL_MS,
+  socketIoPingTimeoutMs: v.SOCKETIO_PING_TIMEOUT_MS,
   packageMaxBytes: v.PACKAGE_MAX_BYTES,
   packageMaxUncompressedBytes: v.PACKAGE_MAX_UNCOMPRESSED_BYTES,
   packageMaxFiles: v.PACKAGE_MAX_FILES,

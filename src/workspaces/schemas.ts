@@ -6,6 +6,7 @@ import type { Workspace as WorkspaceRecord } from './queries';
 export const Workspace = z
   .object({
     workspace_id: z.string(),
+    id: z.string().openapi({ description: 'The same as workspace_id (the upstream contract allows extra fields; its Socket.IO client reads `id`)' }),
     name: z.string(),
     owner: z.string(),
     created_at: z.string(),
@@ -15,6 +16,7 @@ export const Workspace = z
 
 export const workspaceJson = (w: WorkspaceRecord) => ({
   workspace_id: w.id,
+  id: w.id,
   name: w.name,
   owner: w.ownerId,
   created_at: iso(w.createdAt),
