@@ -317,6 +317,26 @@ describe("Socket.IO polling: the chat's default agent", () => {
   });
 });
 
+describe('Socket.IO polling: a run that waits for an approval', () => {
+  it('chat_information says so (waiting_approval with the approval_id), and idle once the approved run ends', async () => {
+    const { user, workspaceId, chatId } = await chatOwner('sio');
+    const agentId = await agentOf(user, workspaceId, { tools: [{ name: 'create_task', requires_approval: true }] });
+    expect((await call('PUT', `/chat/agent?chat_id=${chatId}`, { token: user.token, body: { agent_id: agentId } })).status).toBe(200);
+    const a = await connected(user, chatId);
+    const content = mock({ steps: [{ tool_calls: [{ name: 'create_task', arguments: { title: 'Held' } }] }, { reply: 'Made it' }] });
+    await a.emit('chat_message', JSON.stringify({ message: content, chat_id: chatId, message_string: await messageString(user, chatId) }));
+    const seen: unknown[][] = [];
+    const waiting = () => seen.find(([name, info]) => name === 'chat_information' && (info as any).type === 'waiting_approval')?.[1] as any;
+    while (!waiting()) seen.push(...events(await a.get(10_000)));
+    expect(waiting()).toMatchObject({ chat_id: chatId, name: 'create_task', approval_id: expect.any(String) });
+    expect(waiting().msg).toContain(`/approvals/${waiting().approval_id}/approve`);
+    expect((await call('POST', `/approvals/${waiting().approval_id}/approve`, { token: user.token })).status).toBe(200);
+    const rest: unknown[][] = [];
+    while (!rest.some(([name, info]) => name === 'chat_information' && (info as any).type === 'idle')) rest.push(...events(await a.get(10_000)));
+    expect(rest).toEqual([['message', 'Made it'], ['chat_information', { type: 'idle', chat_id: chatId, run_id: waiting().run_id, status: 'completed' }]]);
+  });
+});
+
 describe('Socket.IO polling: ending', () => {
   it("logout disconnects that session's Socket.IO clients (DISCONNECT, then Engine.IO close)", async () => {
     const { user, chatId } = await chatOwner('sio');

@@ -1168,7 +1168,7 @@ export class Runs {
 
   /** The run.started frames of the runs answering now (a Socket.IO client that joins hears them as chat_information). */
   running(): Extract<RunFrame, { type: 'run.started' }>[] {
-    const rows = [...this.live.values()].map((live) => this.row(live.id)).filter((row) => row?.status === 'running');
+    const rows = [...this.live.values()].filter((live) => !live.sub).map((live) => this.row(live.id)).filter((row) => row?.status === 'running');
     return rows.map((row) => ({ type: 'run.started', run_id: row!.run_id, agent_id: row!.agent_id, reply_to_seq: row!.reply_to_seq }));
   }
 

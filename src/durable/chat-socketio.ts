@@ -420,7 +420,7 @@ export class SocketIo {
     this.toConnected(packet);
   }
 
-  /** Runs as `chat_information`: busy when one starts (or on joining while it runs), idle (with its status) when it ends. */
+  /** Runs as `chat_information`: busy when one starts (or on joining while it runs), waiting_approval when a tool call waits for one, idle (with its status) when it ends. */
   run(frame: RunFrame) {
     if (!this.polling.size && !this.sockets().size) return;
     const packet = this.information(frame);
@@ -428,8 +428,12 @@ export class SocketIo {
   }
 
   private information(frame: RunFrame): string | null {
-    if (frame.type !== 'run.started' && frame.type !== 'run.finished' && frame.type !== 'run.failed') return null;
     const chat_id = this.host.chatId();
+    if (frame.type === 'run.approval_required') {
+      const msg = `The agent waits for your approval to use ${frame.name} (POST /approvals/${frame.approval_id}/approve or /reject)`;
+      return sioEvent('chat_information', JSON.stringify({ type: 'waiting_approval', chat_id, run_id: frame.run_id, approval_id: frame.approval_id, name: frame.name, msg }));
+    }
+    if (frame.type !== 'run.started' && frame.type !== 'run.finished' && frame.type !== 'run.failed') return null;
     const info =
       frame.type === 'run.started'
         ? { type: 'busy', chat_id, run_id: frame.run_id, agent_id: frame.agent_id, msg: 'An agent is answering in this chat' }
