@@ -42,10 +42,20 @@ export async function startWorker(opts = {}) {
   while (Date.now() < deadline) {
     if (child.exitCode !== null) break;
     try {
-      if ((await fetch(`${url}/ping`)).ok) return { url, stop, log: () => log };
+      if ((await fetch(`${url}/ping`)).ok) return { url, stop, log: () => log, api: (method, path, opts) => api(url, method, path, opts) };
     } catch {}
     await new Promise((r) => setTimeout(r, 300));
   }
   await stop();
   throw new Error(`wrangler dev did not start:\n${log}`);
+}
+
+/** A JSON request to the Worker: `{ status, json, text }` (json: {} for an empty body). */
+async function api(url, method, path, { token, body } = {}) {
+  const headers = {};
+  if (token) headers.authorization = `Bearer ${token}`;
+  if (body !== undefined) headers['content-type'] = 'application/json';
+  const res = await fetch(`${url}${path}`, { method, headers, body: body === undefined ? undefined : JSON.stringify(body) });
+  const text = await res.text();
+  return { status: res.status, json: text ? JSON.parse(text) : {}, text };
 }

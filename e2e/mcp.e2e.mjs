@@ -21,14 +21,7 @@ after(async () => {
   await mcp?.close();
 });
 
-async function api(method, path, { token, body } = {}) {
-  const headers = {};
-  if (token) headers.authorization = `Bearer ${token}`;
-  if (body !== undefined) headers['content-type'] = 'application/json';
-  const res = await fetch(`${worker.url}${path}`, { method, headers, body: body === undefined ? undefined : JSON.stringify(body) });
-  const text = await res.text();
-  return { status: res.status, json: text ? JSON.parse(text) : {}, text };
-}
+const api = (method, path, opts) => worker.api(method, path, opts);
 
 test('under wrangler dev: register, start (tools with an outputSchema), stop, restart, logs', async () => {
   const email = `mcp-${Date.now()}@example.com`;

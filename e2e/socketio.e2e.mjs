@@ -22,14 +22,7 @@ let model;
 /** The silent client, connected in before(). */
 let silent;
 
-async function api(method, path, { token, body } = {}) {
-  const headers = {};
-  if (token) headers.authorization = `Bearer ${token}`;
-  if (body !== undefined) headers['content-type'] = 'application/json';
-  const res = await fetch(`${worker.url}${path}`, { method, headers, body: body === undefined ? undefined : JSON.stringify(body) });
-  const text = await res.text();
-  return { status: res.status, json: text ? JSON.parse(text) : {}, text };
-}
+const api = (method, path, opts) => worker.api(method, path, opts);
 
 let users = 0;
 /** A user with a workspace and a chat, as the upstream client makes them (it reads `workspace.id`). */
