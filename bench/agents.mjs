@@ -14,7 +14,7 @@ import { freePort, sleep, start, stop } from '../scripts/lib/proc.mjs';
 import { open as openSocket } from './fanout-ours.mjs';
 import { call, newAgent, newChat } from './lib/api.mjs';
 import { profiled } from './lib/profiler.mjs';
-import { percentile, round } from './lib/stats.mjs';
+import { dist, percentile, round } from './lib/stats.mjs';
 import { OUT, ROOT } from './lib/wrangler.mjs';
 
 export const AGENTS = {
@@ -253,14 +253,6 @@ async function socketsRun(server, model, user, agentId, shape, label, sockets = 
     await Promise.all(clients.map((c) => c.close()));
   }
 }
-
-const dist = (values) => ({
-  n: values.length,
-  p50Ms: round(percentile(values, 50), 1),
-  p90Ms: round(percentile(values, 90), 1),
-  minMs: round(Math.min(...values), 1),
-  maxMs: round(Math.max(...values), 1),
-});
 
 /** The phase: an agent in the user's workspace, warm-ups, then `rounds` rounds in rotating side order. */
 export async function agentsPhase({ server, user, model, rounds, step, shape = AGENTS }) {

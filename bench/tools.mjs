@@ -14,7 +14,7 @@
 import { join } from 'node:path';
 import { call, newAgent, newChat } from './lib/api.mjs';
 import { profiled } from './lib/profiler.mjs';
-import { percentile, round } from './lib/stats.mjs';
+import { dist, percentile, round } from './lib/stats.mjs';
 import { OUT } from './lib/wrangler.mjs';
 
 export const TOOLS = {
@@ -97,14 +97,6 @@ async function directRun(model, bodies, warmTag, tag) {
   const [first, second] = await recorded(model, tag, 2);
   return { totalMs, firstEndMs: marks[0], call1Ms: first.time - wall0, call2Ms: second.time - wall0, wallTotalMs: wallEnd - wall0 };
 }
-
-const dist = (values) => ({
-  n: values.length,
-  p50Ms: round(percentile(values, 50), 1),
-  p90Ms: round(percentile(values, 90), 1),
-  minMs: round(Math.min(...values), 1),
-  maxMs: round(Math.max(...values), 1),
-});
 
 /** The phase: the agent, tasks to list, a warm-up (whose recorded bodies the direct side replays), then `rounds` rounds. */
 export async function toolsPhase({ server, user, model, rounds, step, shape = TOOLS }) {

@@ -20,6 +20,7 @@ import {
   type Failure,
   fail,
   isLiveRun,
+  isWaitingRun,
   type FinishReason,
   type Json,
   type Result,
@@ -28,6 +29,8 @@ import {
   type RunMetadata,
   type RunStatus,
   type RunUsage,
+  UNFINISHED_RUN_STATUSES,
+  WAITING_RUN_STATUSES,
 } from './protocol';
 import { admit, loadRunAgent, loadSpend, type RunAgent } from './run-agent';
 
@@ -148,7 +151,9 @@ export function migrateRuns(sql: SqlStorage) {
 }
 
 /** The statuses of a run that is not over: live (queued, running) or waiting (requires_action, waiting_approval). */
-const UNFINISHED = "('queued', 'running', 'requires_action', 'waiting_approval')";
+const sqlList = (values: readonly string[]) => `(${values.map((v) => `'${v}'`).join(', ')})`;
+const UNFINISHED = sqlList(UNFINISHED_RUN_STATUSES);
+const WAITING = sqlList(WAITING_RUN_STATUSES);
 /** A call still waiting: on the client's output, or on a person's decision. */
 const CALL_WAITING = "('requires_action', 'waiting_approval')";
 
@@ -888,7 +893,7 @@ export class Runs {
       this.host.sql.exec("UPDATE run_tool_calls SET status = 'refused', error = ?, finished_at = ? WHERE run_id = ? AND call_id = ?", error, Date.now(), runId, callId);
       this.sendFrame({ type: 'run.tool_result', run_id: runId, call_id: callId, error }, false);
     }
-    if (row.status === 'requires_action' || row.status === 'waiting_approval') await this.resumeIfAnswered(runId, false);
+    if (isWaitingRun(row.status)) await this.resumeIfAnswered(runId, false);
     return { ok: true };
   }
 
@@ -946,7 +951,7 @@ export class Runs {
     }
     // Still waiting (D1 did not answer, or its clock is behind): look again soon.
     const after = this.row(row.run_id);
-    if (after && (after.status === 'requires_action' || after.status === 'waiting_approval') && after.waiting_until !== null && after.waiting_until <= now) {
+    if (after && isWaitingRun(after.status) && after.waiting_until !== null && after.waiting_until <= now) {
       this.host.sql.exec('UPDATE runs SET waiting_until = ? WHERE run_id = ?', now + D1_RETRY_MS, row.run_id);
     }
   }
@@ -1262,7 +1267,7 @@ export class Runs {
   }
 
   private endEvent(row: RunRow): RunEvent {
-    if (row.status === 'requires_action' || row.status === 'waiting_approval') return this.waitEvent(row);
+    if (isWaitingRun(row.status)) return this.waitEvent(row);
     if (row.status === 'failed') return { type: 'error', run_id: row.run_id, code: row.error_code ?? 'model_error', msg: row.error_msg ?? '' };
     return { type: 'end', run_id: row.run_id, status: row.status === 'cancelled' ? 'cancelled' : 'completed', message_id: row.reply_message_id, metadata: metadataOf(row) };
   }
@@ -1374,7 +1379,7 @@ export class Runs {
   async cancel(runId: string): Promise<Result<{ outcome: RunOutcome }>> {
     const row = this.row(runId);
     if (!row) return fail('run_not_found');
-    if (!UNFINISHED.includes(`'${row.status}'`)) return fail('run_not_active');
+    if (!(UNFINISHED_RUN_STATUSES as readonly RunStatus[]).includes(row.status)) return fail('run_not_active');
     const live = this.live.get(runId);
     if (row.status === 'running' && live) {
       live.controller.abort('cancelled' satisfies AbortReason);
@@ -1530,7 +1535,7 @@ export class Runs {
       if (row.status === 'running' && !live) {
         const f = fail('run_interrupted');
         await this.endUnstarted(row, 'failed', f.code, f.msg);
-      } else if ((row.status === 'requires_action' || row.status === 'waiting_approval') && row.waiting_until !== null && row.waiting_until <= now) {
+      } else if (isWaitingRun(row.status) && row.waiting_until !== null && row.waiting_until <= now) {
         await this.endWait(row, now);
       } else if (live && row.deadline !== null && row.deadline <= now) live.controller.abort('timeout' satisfies AbortReason);
     }
@@ -1543,7 +1548,7 @@ export class Runs {
       return now + RUN_HEARTBEAT_MS;
     }
     // Waiting runs need the alarm only when their wait ends.
-    const waitEnds = this.host.sql.exec<{ t: number | null }>("SELECT MIN(waiting_until) AS t FROM runs WHERE status IN ('requires_action', 'waiting_approval')").one().t;
+    const waitEnds = this.host.sql.exec<{ t: number | null }>(`SELECT MIN(waiting_until) AS t FROM runs WHERE status IN ${WAITING}`).one().t;
     const next = [waitEnds, stillDirty ? now + D1_RETRY_MS : null].filter((t): t is number => t !== null);
     return next.length ? Math.min(...next) : null;
   }
@@ -1661,7 +1666,7 @@ interface ToolTarget {
 }
 
 /** What the model reads of a call a person refused, or nobody decided in time. */
-const refusalText = (status: 'rejected' | 'expired' | 'approved' | 'pending', reason: string | null) =>
+const refusalText = (status: 'rejected' | 'expired', reason: string | null) =>
   status === 'expired'
     ? 'The call was not approved: nobody decided within APPROVAL_TIMEOUT_SECONDS, so it did not run'
     : `The user refused this call, so it did not run${reason ? `. Their reason: ${reason}` : ''}`;

@@ -164,6 +164,11 @@ export const RUN_STATUSES = ['queued', 'running', 'requires_action', 'waiting_ap
 export type RunStatus = (typeof RUN_STATUSES)[number];
 export const LIVE_RUN_STATUSES = ['queued', 'running'] as const satisfies readonly RunStatus[];
 export const isLiveRun = (s: RunStatus) => (LIVE_RUN_STATUSES as readonly RunStatus[]).includes(s);
+/** Waiting: nothing of the run in memory until its calls are answered (client outputs, approvals). */
+export const WAITING_RUN_STATUSES = ['requires_action', 'waiting_approval'] as const satisfies readonly RunStatus[];
+export const isWaitingRun = (s: RunStatus): s is (typeof WAITING_RUN_STATUSES)[number] => (WAITING_RUN_STATUSES as readonly RunStatus[]).includes(s);
+/** Not over yet: live or waiting. A D1 row in one of these may still be written again. */
+export const UNFINISHED_RUN_STATUSES = [...LIVE_RUN_STATUSES, ...WAITING_RUN_STATUSES] as const;
 /** Why a model call ended: `length` at max_tokens or AGENT_REPLY_MAX_BYTES. */
 export type FinishReason = 'stop' | 'length' | 'cancelled' | 'error' | 'tool_calls';
 /**

@@ -1,6 +1,7 @@
 import { and, eq, getTableName, inArray, sql, type SQL } from 'drizzle-orm';
 import type { SQLiteColumn } from 'drizzle-orm/sqlite-core';
 import { runs, runToolCalls } from '../db/schema';
+import { UNFINISHED_RUN_STATUSES } from '../durable/protocol';
 import { chunk } from '../lib/chunk';
 import { keyset } from '../lib/pagination';
 import type { Db } from '../db/client';
@@ -54,7 +55,7 @@ export const upsertRunStatement = (db: Db, row: NewRun) =>
       target: runs.id,
       set: fromExcluded,
       // Unfinished: live, or waiting on a client's tool outputs or an approval (it resumes to running).
-      setWhere: sql`${runs.status} IN ('queued', 'running', 'requires_action', 'waiting_approval') AND excluded."updated_at" >= ${runs.updatedAt}`,
+      setWhere: sql`${inArray(runs.status, UNFINISHED_RUN_STATUSES)} AND excluded."updated_at" >= ${runs.updatedAt}`,
     });
 
 /**

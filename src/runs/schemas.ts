@@ -32,7 +32,10 @@ const ToolCall = z.object({
   name: z.string(),
   kind: z.enum(['builtin', 'mcp', 'client']),
   arguments: z.unknown(),
-  status: z.string().openapi({ description: '`completed`, `failed`, or `refused` (a person rejected it, or its approval expired)' }),
+  status: z.string().openapi({
+    description:
+      'While the run waits: `requires_action` (a client tool\'s output), `waiting_approval`, or `approved` (runs when the run resumes). Then `completed`, `failed`, or `refused` (a person rejected it, or its approval expired)',
+  }),
   output: z.unknown().nullable(),
   error: z.string().nullable(),
   approval_id: z.string().nullable().openapi({ description: 'The approval that held it (a tool marked `requires_approval`)' }),
